@@ -1,0 +1,91 @@
+"""``chalkline render``: a script's scenes, rendered in parallel, as one video."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from chalkline.cli.options import quality_option
+from chalkline.pipeline import RenderHooks, RenderRequest, default_cache_dir, render_video
+from chalkline.progress import human_bytes, make_display
+
+
+@click.command()
+@click.argument("script", type=click.Path(path_type=Path))
+@click.argument("scene_names", metavar="[SCENE]...", nargs=-1)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The video to write (.mp4). Its folder must exist; written only when complete.",
+)
+@quality_option
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=lambda: os.cpu_count() or 1,
+    show_default="CPU count",
+    help="Scenes rendered at the same time.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    default=default_cache_dir,
+    show_default="$CHALKLINE_CACHE_DIR or ~/.cache/chalkline/media",
+    help="Where Manim's per-scene media folders persist, so re-runs re-use animations.",
+)
+@click.option("--no-cache", is_flag=True, help="Render every animation afresh.")
+@click.option(
+    "--progress/--no-progress",
+    "live",
+    default=None,
+    help="Live progress table (default: when stdout is a terminal) or plain lines.",
+)
+def render(
+    script: Path,
+    scene_names: tuple[str, ...],
+    output: Path,
+    quality: str,
+    workers: int,
+    cache_dir: Path,
+    no_cache: bool,
+    live: bool | None,
+) -> None:
+    """Render SCRIPT's scenes in parallel and stitch them into one video.
+
+    One task per scene (all scenes in file order, or the SCENEs named, in the
+    order given) runs in a pool of worker processes that import Manim once.
+    The clips are joined in order with FFmpeg (stream copy when they share a
+    format) and the result is written to OUTPUT.
+
+    \b
+    Examples:
+      chalkline render examples/shapes.py -o out/shapes.mp4
+      chalkline render examples/shapes.py Intro Outro -o out/short.mp4 -q medium
+    """
+    request = RenderRequest(
+        script=script,
+        output=output,
+        scenes=scene_names,
+        quality=quality,
+        workers=workers,
+        cache_dir=cache_dir,
+        use_cache=not no_cache,
+    )
+    with make_display(live) as display:
+        hooks = RenderHooks(
+            on_plan=display.plan,
+            on_task=display.task,
+            on_stitch_start=display.stitch_start,
+            on_stitch_progress=display.stitch_progress,
+        )
+        result = render_video(request, hooks)
+    stitch = result.stitch
+    click.echo(f"stitch mode: {stitch.plan.mode} ({stitch.plan.reason})")
+    click.echo(
+        f"wrote {result.output} ({stitch.output_duration:.1f} s, "
+        f"{human_bytes(stitch.output_size_bytes)}) in {result.total_seconds:.1f} s"
+    )
