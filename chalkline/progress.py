@@ -127,9 +127,7 @@ class LiveDisplay:
         elif event.kind == "progress":
             self.progress.update(row, status=f"{event.plays} animation(s)")
         elif event.kind == "done" and event.manifest is not None:
-            self.progress.update(
-                row, total=1, completed=1, status=describe_clip(event.manifest)
-            )
+            self.progress.update(row, total=1, completed=1, status=describe_clip(event.manifest))
             self.progress.stop_task(row)
         else:
             self.progress.update(row, status=f"[red]{event.kind}")

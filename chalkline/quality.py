@@ -40,6 +40,4 @@ def quality_named(name: str) -> Quality:
         return QUALITIES[name.lower()]
     except KeyError:
         known = ", ".join(f"{q.name} ({q.label})" for q in QUALITIES.values())
-        raise InvalidSpec(
-            f"unknown quality {name!r}", hint=f"use one of: {known}"
-        ) from None
+        raise InvalidSpec(f"unknown quality {name!r}", hint=f"use one of: {known}") from None

@@ -165,9 +165,7 @@ def _scene_names(bases_of: dict[str, list[str]], roots: frozenset[str] | set[str
         for name, bases in bases_of.items():
             if name in scenes:
                 continue
-            if any(
-                (base in roots and base not in bases_of) or base in scenes for base in bases
-            ):
+            if any((base in roots and base not in bases_of) or base in scenes for base in bases):
                 scenes.add(name)
                 changed = True
     return scenes

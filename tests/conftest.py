@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-TINY_SCENES = '''
+TINY_SCENES = """
 from manim import *
 
 class Red(Scene):
@@ -24,7 +24,7 @@ class Blue(Scene):
     def construct(self):
         self.add(Triangle(color=BLUE))
         self.wait(0.2)
-'''
+"""
 
 
 @pytest.fixture

@@ -84,7 +84,7 @@ class WarmPool:
         events = self._start_queued()
         if not self._running:
             return events
-        waitables = [r.conn for r in self._running.values()]
+        waitables: list[Connection | int] = [r.conn for r in self._running.values()]
         waitables += [r.process.sentinel for r in self._running.values()]
         multiprocessing.connection.wait(waitables, timeout=timeout)
         for index in list(self._running):

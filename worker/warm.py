@@ -8,5 +8,5 @@ from __future__ import annotations
 
 import manim  # noqa: F401  (imported for its side effect: a warm interpreter)
 
-import chalkline.stitcher.probe  # noqa: F401
+import chalkline.stitcher.probe
 import chalkline.worker.render  # noqa: F401

@@ -27,9 +27,7 @@ def partial_movies(cache: Path) -> dict[Path, int]:
     return {p: p.stat().st_mtime_ns for p in cache.rglob("partial_movie_files/**/*.mp4")}
 
 
-def test_renders_every_scene_in_parallel_into_one_video(
-    tiny_script: Path, tmp_path: Path
-) -> None:
+def test_renders_every_scene_in_parallel_into_one_video(tiny_script: Path, tmp_path: Path) -> None:
     events: list[TaskEvent] = []
     output = tmp_path / "video.mp4"
     result = render_video(

@@ -58,9 +58,11 @@ def read_only_folder(folder: Path) -> Iterator[Path]:
 
 
 def test_output_folder_must_be_writable(tmp_path: Path) -> None:
-    with read_only_folder(tmp_path / "locked") as locked:
-        with pytest.raises(OutputNotWritable, match="output folder is not writable"):
-            check_video_output(locked / "v.mp4")
+    with (
+        read_only_folder(tmp_path / "locked") as locked,
+        pytest.raises(OutputNotWritable, match="output folder is not writable"),
+    ):
+        check_video_output(locked / "v.mp4")
 
 
 def test_output_parent_must_be_a_folder(tmp_path: Path) -> None:

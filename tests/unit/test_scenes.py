@@ -118,7 +118,7 @@ def test_a_syntax_error_names_file_and_line() -> None:
 
 
 def test_a_script_without_scenes_is_rejected() -> None:
-    with pytest.raises(InvalidScript, match="demo.py: no Scene classes found"):
+    with pytest.raises(InvalidScript, match=r"demo\.py: no Scene classes found"):
         discover_scenes("class Helper:\n    pass\n", "demo.py")
 
 
