@@ -15,25 +15,43 @@ from chalkline.outputs import atomic_output, check_video_output
 from chalkline.quality import QUALITIES, quality_named
 
 
-def test_atomic_output_renames_into_place_on_success(tmp_path: Path) -> None:
-    target = tmp_path / "v.mp4"
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """An empty folder of its own, so its listing shows every leftover."""
+    path = tmp_path / "out"
+    path.mkdir()
+    return path
+
+
+def test_atomic_output_renames_into_place_on_success(folder: Path) -> None:
+    target = folder / "v.mp4"
     with atomic_output(target) as tmp:
-        assert tmp.parent == tmp_path and tmp.suffix == ".mp4" and tmp != target
+        assert tmp.parent == folder and tmp.suffix == ".mp4" and tmp != target
         tmp.write_bytes(b"data")
         assert not target.exists()
     assert target.read_bytes() == b"data"
-    assert os.listdir(tmp_path) == ["v.mp4"]
+    assert os.listdir(folder) == ["v.mp4"]
 
 
-def test_atomic_output_leaves_nothing_on_failure_or_interrupt(tmp_path: Path) -> None:
-    target = tmp_path / "v.mp4"
+def test_published_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        with atomic_output(tmp_path / "v.mp4") as tmp:
+            tmp.write_bytes(b"data")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "v.mp4").stat().st_mode & 0o777 == 0o644
+
+
+def test_atomic_output_leaves_nothing_on_failure_or_interrupt(folder: Path) -> None:
+    target = folder / "v.mp4"
     target.write_bytes(b"old")
     for exc in (RuntimeError("boom"), KeyboardInterrupt()):
         with pytest.raises(type(exc)), atomic_output(target) as tmp:
             tmp.write_bytes(b"half")
             raise exc
     assert target.read_bytes() == b"old"
-    assert os.listdir(tmp_path) == ["v.mp4"]
+    assert os.listdir(folder) == ["v.mp4"]
 
 
 def test_output_folder_must_exist(tmp_path: Path) -> None:
