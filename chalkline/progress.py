@@ -21,6 +21,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from chalkline.stitcher.concat import StitchReport
 from chalkline.worker.pool import TaskEvent
 from chalkline.worker.task import ClipManifest, RenderTask
 
@@ -40,6 +41,15 @@ def describe_clip(manifest: ClipManifest) -> str:
     return (
         f"{manifest.frames} frames, {manifest.duration:.1f} s, "
         f"{human_bytes(manifest.size_bytes)}, {manifest.render_seconds:.1f} s"
+    )
+
+
+def stitch_summary(report: StitchReport, seconds: float) -> str:
+    """The closing lines of a render or stitch: which mode, why, and what was written."""
+    return (
+        f"stitch mode: {report.plan.mode}, because {report.plan.reason}\n"
+        f"wrote {report.output} ({report.output_duration:.1f} s, "
+        f"{human_bytes(report.output_size_bytes)}) in {seconds:.1f} s"
     )
 
 

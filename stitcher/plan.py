@@ -31,6 +31,7 @@ from typing import Any, Literal
 import ffmpeg
 
 from chalkline.errors import InvalidSpec
+from chalkline.stitcher.modes import StitchMode
 from chalkline.stitcher.probe import ClipInfo
 
 VIDEO_ENCODER = "libx264"
@@ -50,7 +51,6 @@ DEFAULT_CHANNEL_LAYOUT = "stereo"
 #: and machine-readable progress (``out_time_us=...``) on stdout.
 GLOBAL_ARGS = ("-nostdin", "-hide_banner", "-loglevel", "error", "-nostats", "-progress", "pipe:1")
 
-Mode = Literal["copy", "reencode"]
 AudioHandling = Literal["none", "copy", "reencode"]
 
 
@@ -58,7 +58,7 @@ AudioHandling = Literal["none", "copy", "reencode"]
 class StitchPlan:
     """What the stitch will do and why, decided before FFmpeg starts."""
 
-    mode: Mode
+    mode: StitchMode
     reason: str
     width: int
     height: int

@@ -133,8 +133,16 @@ def _clip_info(path: Path, container: Any) -> ClipInfo:
 
 
 def _frame_rate(path: Path, video: Any) -> Fraction:
-    """The average rate (what players show), else the rate FFmpeg guesses."""
-    rate = video.average_rate or video.guessed_rate
+    """The stream's nominal rate when the average agrees with it, else the average.
+
+    Manim's clips average 15.003 fps (the last frame's duration is rounded)
+    while being 15 fps clips; variable-rate clips have only an average.
+    """
+    nominal = video.base_rate or video.guessed_rate
+    average = video.average_rate
+    if nominal and average and abs(nominal - average) <= nominal * Fraction(1, 100):
+        return Fraction(nominal)
+    rate = average or nominal
     if not rate:
         raise InvalidClip(f"clip {path} is not a video: its video stream has no frame rate")
     return Fraction(rate)

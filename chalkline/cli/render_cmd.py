@@ -9,7 +9,7 @@ import click
 
 from chalkline.cli.options import quality_option
 from chalkline.pipeline import RenderHooks, RenderRequest, default_cache_dir, render_video
-from chalkline.progress import human_bytes, make_display
+from chalkline.progress import make_display, stitch_summary
 
 
 @click.command()
@@ -83,9 +83,4 @@ def render(
             on_stitch_progress=display.stitch_progress,
         )
         result = render_video(request, hooks)
-    stitch = result.stitch
-    click.echo(f"stitch mode: {stitch.plan.mode} ({stitch.plan.reason})")
-    click.echo(
-        f"wrote {result.output} ({stitch.output_duration:.1f} s, "
-        f"{human_bytes(stitch.output_size_bytes)}) in {result.total_seconds:.1f} s"
-    )
+    click.echo(stitch_summary(result.stitch, result.total_seconds))

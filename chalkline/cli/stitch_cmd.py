@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from fractions import Fraction
 from pathlib import Path
 
 import click
 
 from chalkline.errors import InvalidSpec
-from chalkline.progress import human_bytes, make_display
+from chalkline.progress import make_display, stitch_summary
 from chalkline.stitcher.concat import stitch_clips
+from chalkline.stitcher.quantities import match_resolution
 
 #: Largest side libx264 and common players handle comfortably (8K).
 MAX_SIDE = 8192
 MAX_FPS = 240
-_RESOLUTION = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 
 
 @click.command()
@@ -85,7 +84,7 @@ def stitch(
       chalkline stitch intro.mp4 proof.mp4 -o out/lesson.mp4
       chalkline stitch reel/*.mp4 -o reel.mp4 --resolution 1080x1920 --fps 30
     """
-    size = parse_resolution(resolution) if resolution is not None else None
+    size = parse_output_resolution(resolution) if resolution is not None else None
     rate = parse_fps(fps) if fps is not None else None
     with make_display(live) as display:
         display.stitch_start(len(clips))
@@ -98,28 +97,27 @@ def stitch(
             force_reencode=reencode,
             on_progress=display.stitch_progress,
         )
-    click.echo(f"stitch mode: {report.plan.mode}, because {report.plan.reason}")
-    click.echo(
-        f"wrote {report.output} ({report.output_duration:.1f} s, "
-        f"{human_bytes(report.output_size_bytes)}) in {report.seconds:.1f} s"
-    )
+    click.echo(stitch_summary(report, report.seconds))
 
 
-def parse_resolution(text: str) -> tuple[int, int]:
-    """``"1080x1920"`` -> ``(1080, 1920)``, or a message that shows the form."""
-    match = _RESOLUTION.match(text)
-    if match is None:
+def parse_output_resolution(text: str) -> tuple[int, int]:
+    """``"1080x1920"`` -> ``(1080, 1920)``, or a message that shows the form.
+
+    Stricter than the tier table's resolutions: the output is encoded, so each
+    side must be even and at most :data:`MAX_SIDE`.
+    """
+    size = match_resolution(text)
+    if size is None:
         raise InvalidSpec(
             f"--resolution {text!r} is not WIDTHxHEIGHT", hint="for example --resolution 1080x1920"
         )
-    width, height = int(match[1]), int(match[2])
-    for side in (width, height):
+    for side in size:
         if not 2 <= side <= MAX_SIDE or side % 2:
             raise InvalidSpec(
                 f"--resolution {text}: each side must be an even number from 2 to {MAX_SIDE}",
                 hint="H.264 in yuv420p needs even sizes, e.g. 1080x1920 or 854x480",
             )
-    return width, height
+    return size
 
 
 def parse_fps(text: str) -> Fraction:

@@ -10,16 +10,10 @@ from typing import Any
 import click
 
 from chalkline.errors import InvalidSpec
-from chalkline.stitcher.tiers import (
-    BYTES_PER_MB,
-    MODES,
-    StitchLoad,
-    StitchMode,
-    TierChoice,
-    choose_tier,
-    load_tier_table,
-    parse_resolution,
-)
+from chalkline.stitcher.modes import MODES, StitchMode
+from chalkline.stitcher.quantities import parse_resolution
+from chalkline.stitcher.tier_table import load_tier_table
+from chalkline.stitcher.tiers import BYTES_PER_MB, StitchLoad, TierChoice, choose_tier
 
 #: Without --resolution: 1080p, which (orientation not mattering) is also the
 #: 1080x1920 portrait reel, the case the tiers were measured on.

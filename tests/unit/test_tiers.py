@@ -16,20 +16,22 @@ from click.testing import CliRunner
 
 from chalkline.cli.tier_cmd import tier
 from chalkline.errors import InvalidSpec
-from chalkline.stitcher.tiers import (
-    StitchLoad,
-    StitchMode,
-    TierTable,
-    choose_tier,
-    estimate_seconds,
+from chalkline.stitcher.modes import StitchMode
+from chalkline.stitcher.quantities import (
     fits_within,
     format_cpu,
     format_memory_gib,
-    load_tier_table,
-    next_tier,
     parse_cpu,
     parse_memory_gib,
     parse_resolution,
+)
+from chalkline.stitcher.tier_table import load_tier_table
+from chalkline.stitcher.tiers import (
+    StitchLoad,
+    TierTable,
+    choose_tier,
+    estimate_seconds,
+    next_tier,
 )
 
 MB = 1_000_000
