@@ -39,8 +39,8 @@ def describe_clip(manifest: ClipManifest) -> str:
     if not manifest.has_clip:
         return "no animations, nothing to stitch"
     return (
-        f"{manifest.frames} frames, {manifest.duration:.1f} s, "
-        f"{human_bytes(manifest.size_bytes)}, {manifest.render_seconds:.1f} s"
+        f"{manifest.frames} frames ({manifest.duration:.1f} s), "
+        f"{human_bytes(manifest.size_bytes)}, rendered in {manifest.render_seconds:.1f} s"
     )
 
 
