@@ -10,15 +10,17 @@ task, so no task pays Manim's import again.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.forkserver
 import os
 import signal
+import sys
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext
@@ -91,11 +93,20 @@ class WarmPool:
             events.extend(self._collect(index))
         return events
 
-    def cancel(self) -> list[TaskEvent]:
-        """Drop queued tasks and kill running ones, discarding their partial files."""
-        events = [TaskEvent(t.index, t.scene, "cancelled") for t in self._queue]
-        self._queue.clear()
+    def cancel(self, indexes: Collection[int] | None = None) -> list[TaskEvent]:
+        """Drop queued tasks and kill running ones (all, or those of ``indexes``).
+
+        Killed tasks have the partial files they wrote discarded.
+        """
+        def chosen(index: int) -> bool:
+            return indexes is None or index in indexes
+
+        dropped = [t for t in self._queue if chosen(t.index)]
+        events = [TaskEvent(t.index, t.scene, "cancelled") for t in dropped]
+        self._queue = deque(t for t in self._queue if not chosen(t.index))
         for index, running in list(self._running.items()):
+            if not chosen(index):
+                continue
             _stop(running.process)
             discard_partial_movies(running.task.media_dir, since=running.started)
             running.conn.close()
@@ -201,6 +212,7 @@ def _child_main(task: RenderTask, conn: Connection) -> None:
     """Entry point of a forked task: render, report over ``conn``, never raise."""
     # The parent owns Ctrl-C: it stops children itself, without their tracebacks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     from chalkline.worker.render import render_task
 
     try:
@@ -213,6 +225,19 @@ def _child_main(task: RenderTask, conn: Connection) -> None:
         conn.send(("failed", f"scene {task.scene!r}: internal error\n{text}"))
     finally:
         conn.close()
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this task if the fork server goes (it goes with its owner).
+
+    Without it, a killed operator would leave scenes rendering that nobody
+    will collect, and a restarted one would render them a second time.
+    """
+    if sys.platform != "linux":
+        return
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
 
 
 def _decode(task: RenderTask, message: tuple[str, object]) -> TaskEvent:

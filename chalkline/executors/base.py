@@ -1,0 +1,88 @@
+"""The executor contract: launch, poll, cancel, by idempotency key.
+
+A launch names a *key* chosen by the caller (RenderJob uid, generation and
+attempt). Launching the same key twice returns the first execution instead
+of starting a second one, which is what makes a handler that Kopf re-runs, or
+an operator that restarts between launching and recording, harmless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from chalkline.worker.task import ClipManifest
+
+TaskPhase = Literal["Pending", "Running", "Succeeded", "Failed", "Cancelled"]
+ExecutionPhase = Literal["Running", "Succeeded", "Failed", "Cancelled", "Unknown"]
+
+
+@dataclass(frozen=True)
+class RenderWork:
+    """One scene to render: the worker reads ``script_uri``, writes ``clip_uri`` (+ .json)."""
+
+    index: int
+    scene: str
+    script_uri: str
+    quality: str
+    clip_uri: str
+    cache_key: str
+
+
+@dataclass(frozen=True)
+class StitchWork:
+    """Clips to join, in order, into ``output_uri``."""
+
+    clip_uris: tuple[str, ...]
+    output_uri: str
+    tier: str = "auto"
+    timeout_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class TaskReport:
+    index: int
+    phase: TaskPhase
+    seconds: float = 0.0
+    message: str = ""
+    manifest: ClipManifest | None = None
+
+
+@dataclass(frozen=True)
+class ExecutionReport:
+    """What an executor knows about one execution right now."""
+
+    handle: str
+    phase: ExecutionPhase
+    tasks: tuple[TaskReport, ...] = ()
+    message: str = ""
+    reason: str = ""
+    details: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.phase in ("Succeeded", "Failed", "Cancelled")
+
+
+class Executor(Protocol):
+    """Runs render tasks and stitches somewhere, and reports on them."""
+
+    name: str
+
+    def launch_render(self, key: str, work: list[RenderWork], parallelism: int) -> str:
+        """Start rendering ``work``; return the execution's handle (same key, same handle)."""
+        ...
+
+    def launch_stitch(self, key: str, work: StitchWork) -> str: ...
+
+    def poll(self, handle: str) -> ExecutionReport:
+        """The execution's state; ``Unknown`` when this executor has never heard of it."""
+        ...
+
+    def cancel(self, handle: str) -> None:
+        """Stop the execution; harmless when it is finished or unknown."""
+        ...
+
+    def close(self) -> None:
+        """Stop everything (the operator is shutting down)."""
+        ...
