@@ -12,7 +12,9 @@ import sys
 import click
 
 from chalkline import __version__
+from chalkline.cli.operator_cmd import operator
 from chalkline.cli.render_cmd import render
+from chalkline.cli.run_cmd import run
 from chalkline.cli.scenes_cmd import scenes
 from chalkline.cli.stitch_cmd import stitch
 from chalkline.cli.tier_cmd import tier
@@ -37,7 +39,7 @@ def cli() -> None:
     """
 
 
-for command in (scenes, render, worker, stitch, tier):
+for command in (scenes, render, worker, stitch, tier, run, operator):
     cli.add_command(command)
 
 

@@ -1,0 +1,48 @@
+"""What the reconciler asks the world to do: plain values, applied by the controller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from chalkline.executors.base import RenderWork, StitchWork
+
+
+@dataclass(frozen=True)
+class StageScript:
+    """Put the script where workers read it."""
+
+    uri: str
+    text: str
+
+
+@dataclass(frozen=True)
+class LaunchRender:
+    """Start (or re-attach to, same key) a render; record its handle in status."""
+
+    key: str
+    work: tuple[RenderWork, ...]
+    parallelism: int
+
+
+@dataclass(frozen=True)
+class LaunchStitch:
+    key: str
+    work: StitchWork
+
+
+@dataclass(frozen=True)
+class Cancel:
+    handle: str
+
+
+@dataclass(frozen=True)
+class Emit:
+    """A Kubernetes Event on the RenderJob."""
+
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+Action = StageScript | LaunchRender | LaunchStitch | Cancel | Emit

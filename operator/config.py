@@ -1,0 +1,114 @@
+"""The operator's settings, from flags, environment and an optional YAML file.
+
+Precedence: command-line flag, then ``CHALKLINE_*`` environment variable, then
+the ``--config`` file, then the default here. Every key is documented in
+docs/configuration.md ("Operator").
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chalkline.errors import InvalidSpec
+
+
+def _default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    backend: str = "local"
+    storage: str = "file:///var/lib/chalkline"
+    cache_dir: Path = Path("/var/cache/chalkline")
+    workers: int = field(default_factory=_default_workers)
+    poll_interval: float = 1.0
+    tiers: Path | None = None
+    namespaces: tuple[str, ...] = ()
+    liveness: str = "http://0.0.0.0:8080/healthz"
+
+
+#: YAML / environment names for each field.
+KEYS = {
+    "backend": "CHALKLINE_BACKEND",
+    "storage": "CHALKLINE_STORAGE",
+    "cacheDir": "CHALKLINE_CACHE_DIR",
+    "workers": "CHALKLINE_WORKERS",
+    "pollInterval": "CHALKLINE_POLL_INTERVAL",
+    "tiers": "CHALKLINE_TIERS",
+    "liveness": "CHALKLINE_LIVENESS",
+}
+_FIELD_OF = {
+    "backend": "backend",
+    "storage": "storage",
+    "cacheDir": "cache_dir",
+    "workers": "workers",
+    "pollInterval": "poll_interval",
+    "tiers": "tiers",
+    "liveness": "liveness",
+}
+
+
+def load_config(
+    path: Path | None, overrides: Mapping[str, Any], env: Mapping[str, str] = os.environ
+) -> OperatorConfig:
+    """Merge file, environment and flags (``overrides`` uses YAML key names)."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        values.update(_read_file(path))
+    values.update({key: env[var] for key, var in KEYS.items() if env.get(var)})
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return _build(values, str(path) if path else "configuration")
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as err:
+        raise InvalidSpec(f"cannot read operator config {path}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        raise InvalidSpec(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise InvalidSpec(f"{path}: expected a mapping of settings")
+    unknown = sorted(set(data) - set(KEYS) - {"namespaces"})
+    if unknown:
+        raise InvalidSpec(
+            f"{path}: unknown setting(s) {', '.join(unknown)}",
+            hint=f"known: {', '.join(sorted([*KEYS, 'namespaces']))}",
+        )
+    return data
+
+
+def _build(values: dict[str, Any], where: str) -> OperatorConfig:
+    kwargs: dict[str, Any] = {}
+    types = {f.name: f.type for f in fields(OperatorConfig)}
+    for key, value in values.items():
+        name = _FIELD_OF.get(key, key)
+        try:
+            kwargs[name] = _convert(name, value)
+        except (TypeError, ValueError):
+            raise InvalidSpec(f"{where}: {key} = {value!r} is not a valid {types[name]}") from None
+    config = OperatorConfig(**kwargs)
+    if config.backend not in ("local", "cloudrun"):
+        raise InvalidSpec(f"{where}: backend {config.backend!r} is not one of: local, cloudrun")
+    if config.workers < 1 or config.poll_interval <= 0:
+        raise InvalidSpec(f"{where}: workers must be >= 1 and pollInterval > 0")
+    return config
+
+
+def _convert(name: str, value: Any) -> Any:
+    if name in ("cache_dir", "tiers"):
+        return Path(value)
+    if name == "workers":
+        return int(value)
+    if name == "poll_interval":
+        return float(value)
+    if name == "namespaces":
+        return tuple(value)
+    return str(value)

@@ -1,0 +1,212 @@
+"""The imperative shell around the reconciler: observe, decide, act.
+
+Used by the Kopf handlers and by ``chalkline run``, which differ only in how
+they read ConfigMaps and where Events go. Every piece of I/O of the operator
+happens here; the decisions happen in :mod:`chalkline.operator.reconciler`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from chalkline.errors import ChalklineError, InvalidClip, SourceNotFound
+from chalkline.executors.base import ExecutionReport, Executor
+from chalkline.operator.actions import Cancel, Emit, LaunchRender, LaunchStitch, StageScript
+from chalkline.operator.layout import JobRef, Layout
+from chalkline.operator.reconciler import (
+    FINAL_PHASES,
+    ClipStats,
+    Decision,
+    Observed,
+    Settings,
+    Status,
+    reconcile,
+)
+from chalkline.spec import RenderJobSpec, parse_spec
+from chalkline.stitcher.probe import probe_clip
+from chalkline.storage.base import Storage
+from chalkline.worker.task import ClipManifest
+
+#: A ConfigMap holds at most 1 MiB in all; one key may use all of it.
+MAX_CONFIG_MAP_SCRIPT_BYTES = 1024 * 1024
+
+ConfigMapReader = Callable[[str, str], Mapping[str, str] | None]
+EventSink = Callable[[Emit], None]
+
+
+@dataclass
+class Controller:
+    """Observes one RenderJob, reconciles it and applies the decision."""
+
+    executor: Executor
+    storage: Storage
+    settings: Settings
+    read_config_map: ConfigMapReader
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.settings.storage_root)
+
+    def step(
+        self, job: JobRef, spec: Mapping[str, Any], status: Mapping[str, Any], emit: EventSink
+    ) -> Status:
+        """One reconcile pass; returns the status to write."""
+        if _settled(job, status):
+            return dict(status)
+        decision = reconcile(self.observe(job, spec, status), self.settings)
+        return self.apply(decision, emit)
+
+    def observe(self, job: JobRef, spec: Mapping[str, Any], status: Mapping[str, Any]) -> Observed:
+        new_generation = status.get("observedGeneration") != job.generation
+        execution = status.get("execution") or {}
+        render = self._poll(execution.get("render"))
+        stitch = self._poll(execution.get("stitch"))
+        observed = Observed(
+            job=job,
+            spec=spec,
+            status=status,
+            now=self.clock(),
+            render=render,
+            stitch=stitch,
+            stored=self._stored_manifests(job),
+        )
+        try:
+            parsed = parse_spec(spec)
+        except ChalklineError:
+            return observed  # the reconciler reports it
+        try:
+            if parsed.stitch_only and (new_generation or status.get("phase") == "Stitching"):
+                return _replace(observed, clips=self._probe_clips(parsed))
+            if not parsed.stitch_only and new_generation:
+                return _replace(observed, script=self._read_script(job, parsed))
+        except ChalklineError as err:
+            return _replace(observed, source_error=err)
+        return observed
+
+    def apply(self, decision: Decision, emit: EventSink) -> Status:
+        status = decision.status
+        execution = (
+            status.setdefault("execution", {}) if status.get("execution") is not None else {}
+        )
+        for action in decision.actions:
+            if isinstance(action, StageScript):
+                if not self.storage.exists(action.uri):
+                    self.storage.write_bytes(action.uri, action.text.encode())
+            elif isinstance(action, LaunchRender):
+                execution["render"] = self.executor.launch_render(
+                    action.key, list(action.work), action.parallelism
+                )
+            elif isinstance(action, LaunchStitch):
+                execution["stitch"] = self.executor.launch_stitch(action.key, action.work)
+            elif isinstance(action, Cancel):
+                self.executor.cancel(action.handle)
+            else:
+                emit(action)
+        return status
+
+    def clean_up(self, job: JobRef, status: Mapping[str, Any]) -> int:
+        """On delete: stop running work and remove intermediates (never the video)."""
+        execution = status.get("execution") or {}
+        for kind in ("render", "stitch"):
+            if execution.get(kind):
+                self.executor.cancel(execution[kind])
+        return self.storage.delete_prefix(self.layout.staging(job))
+
+    # --- observations ----------------------------------------------------------
+
+    def _poll(self, handle: str | None) -> ExecutionReport | None:
+        return self.executor.poll(handle) if handle else None
+
+    def _stored_manifests(self, job: JobRef) -> dict[str, ClipManifest]:
+        found: dict[str, ClipManifest] = {}
+        for uri in self.storage.list(self.layout.clips(job)):
+            if not uri.endswith(".json"):
+                continue
+            try:
+                manifest = ClipManifest.from_dict(json.loads(self.storage.read_bytes(uri)))
+            except (ChalklineError, ValueError, TypeError):
+                continue  # half-visible or foreign files are re-rendered, not trusted
+            clip = uri.removesuffix(".json") + ".mp4"
+            if not manifest.has_clip or self.storage.exists(clip):
+                found[clip] = manifest
+        return found
+
+    def _read_script(self, job: JobRef, spec: RenderJobSpec) -> str:
+        source = spec.source
+        assert source is not None
+        if source.inline is not None:
+            return source.inline
+        if source.uri is not None:
+            return _decode(self.storage.read_bytes(source.uri), source.uri)
+        ref = source.config_map_key_ref
+        assert ref is not None
+        data = self.read_config_map(job.namespace, ref.name)
+        if data is None:
+            raise SourceNotFound(
+                f"ConfigMap {job.namespace}/{ref.name} not found",
+                hint="create it in the RenderJob's namespace (kubectl create configmap "
+                f"{ref.name} --from-file={ref.key}=SCRIPT.py)",
+            )
+        if ref.key not in data:
+            keys = ", ".join(sorted(data)) or "none"
+            raise SourceNotFound(
+                f"ConfigMap {job.namespace}/{ref.name} has no key {ref.key!r}",
+                hint=f"keys it has: {keys}",
+            )
+        script = data[ref.key]
+        if len(script.encode()) > MAX_CONFIG_MAP_SCRIPT_BYTES:
+            raise SourceNotFound(
+                f"ConfigMap {job.namespace}/{ref.name} key {ref.key!r} is larger than 1 MiB"
+            )
+        return script
+
+    def _probe_clips(self, spec: RenderJobSpec) -> tuple[ClipStats, ...]:
+        stats = []
+        for uri in spec.clips:
+            local = self.storage.local_path(uri)
+            if local is None:
+                raise InvalidClip(f"{uri}: only file:// clips can be probed by this operator")
+            info = probe_clip(Path(local))
+            stats.append(
+                ClipStats(
+                    uri,
+                    info.size_bytes,
+                    info.width,
+                    info.height,
+                    info.duration,
+                    float(info.fps),
+                    info.has_audio,
+                )
+            )
+        return tuple(stats)
+
+
+def status_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch turning ``old`` status into ``new`` (``None`` removes a key)."""
+    patch: dict[str, Any] = {k: v for k, v in new.items() if old.get(k) != v}
+    patch.update({k: None for k in old if k not in new})
+    return patch
+
+
+def _settled(job: JobRef, status: Mapping[str, Any]) -> bool:
+    return (
+        status.get("observedGeneration") == job.generation and status.get("phase") in FINAL_PHASES
+    )
+
+
+def _decode(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SourceNotFound(f"{where} is not UTF-8 text; is it really a Python script?") from None
+
+
+def _replace(observed: Observed, **changes: Any) -> Observed:
+    return dataclasses.replace(observed, **changes)
