@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import av
@@ -41,7 +42,7 @@ def run(manifest: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def write_manifest(path: Path, *docs: dict[str, object]) -> Path:
+def write_manifest(path: Path, *docs: Mapping[str, object]) -> Path:
     path.write_text(yaml.safe_dump_all(docs), encoding="utf-8")
     return path
 

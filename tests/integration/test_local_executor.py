@@ -1,0 +1,101 @@
+"""The local executor keeps the executor contract: idempotent launches, cancel, reports."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chalkline.executors.base import ExecutionReport, RenderWork
+from chalkline.executors.local import LocalExecutor
+from chalkline.storage import FileStorage
+
+SCRIPT = """\
+from manim import *
+class Quick(Scene):
+    def construct(self):
+        self.play(Create(Square()), run_time=0.2)
+class Slow(Scene):
+    def construct(self):
+        self.play(Create(Circle()), run_time=0.1)
+        self.wait(60)
+"""
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> FileStorage:
+    store = FileStorage(tmp_path / "store")
+    store.write_bytes(store.join("script.py"), SCRIPT.encode())
+    return store
+
+
+@pytest.fixture
+def executor(storage: FileStorage, tmp_path: Path) -> Iterator[LocalExecutor]:
+    local = LocalExecutor(storage, tmp_path / "cache", workers=2)
+    yield local
+    local.close()
+
+
+def work(storage: FileStorage, *scenes: str) -> list[RenderWork]:
+    return [
+        RenderWork(
+            index=i,
+            scene=scene,
+            script_uri=storage.join("script.py"),
+            quality="low",
+            clip_uri=storage.join("clips", f"{scene}.mp4"),
+            cache_key="job",
+        )
+        for i, scene in enumerate(scenes)
+    ]
+
+
+def wait_for(
+    executor: LocalExecutor, handle: str, done: set[str], seconds: float = 60
+) -> ExecutionReport:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        report = executor.poll(handle)
+        if report.phase in done:
+            return report
+        time.sleep(0.1)
+    raise AssertionError(f"{handle} still {executor.poll(handle).phase}")
+
+
+def test_a_render_stores_clips_and_manifests(executor: LocalExecutor, storage: FileStorage) -> None:
+    handle = executor.launch_render("job-g1-a0", work(storage, "Quick"), parallelism=2)
+    report = wait_for(executor, handle, {"Succeeded", "Failed"})
+    assert report.phase == "Succeeded"
+    assert [t.phase for t in report.tasks] == ["Succeeded"]
+    assert storage.exists(storage.join("clips", "Quick.mp4"))
+    manifest = json.loads(storage.read_bytes(storage.join("clips", "Quick.json")))
+    assert manifest["scene"] == "Quick" and manifest["clip"] == "Quick.mp4"
+
+
+def test_the_same_key_never_launches_twice(executor: LocalExecutor, storage: FileStorage) -> None:
+    first = executor.launch_render("job-g1-a0", work(storage, "Quick"), parallelism=1)
+    second = executor.launch_render("job-g1-a0", work(storage, "Quick"), parallelism=1)
+    assert first == second
+    wait_for(executor, first, {"Succeeded"})
+
+
+def test_cancel_stops_running_tasks(executor: LocalExecutor, storage: FileStorage) -> None:
+    handle = executor.launch_render("job-g1-a0", work(storage, "Slow"), parallelism=1)
+    wait_for(executor, handle, {"Running"})
+    deadline = time.monotonic() + 30
+    while executor.poll(handle).tasks[0].phase != "Running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    executor.cancel(handle)
+    report = wait_for(executor, handle, {"Cancelled", "Failed", "Succeeded"}, seconds=15)
+    assert report.phase == "Cancelled"
+    assert [t.phase for t in report.tasks] == ["Cancelled"]
+    assert not storage.exists(storage.join("clips", "Slow.mp4"))
+
+
+def test_an_unknown_handle_is_reported_as_unknown(executor: LocalExecutor) -> None:
+    report = executor.poll("local-render-gone")
+    assert report.phase == "Unknown"
+    executor.cancel("local-render-gone")  # harmless

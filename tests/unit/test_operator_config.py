@@ -1,0 +1,51 @@
+"""Operator settings: flags over environment over file over defaults, with clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chalkline.errors import InvalidSpec
+from chalkline.operator.config import load_config
+
+
+def test_defaults_without_file_env_or_flags() -> None:
+    config = load_config(None, {}, env={})
+    assert config.backend == "local"
+    assert config.storage == "file:///var/lib/chalkline"
+    assert config.poll_interval == 1.0
+
+
+def test_flags_beat_environment_which_beats_the_file(tmp_path: Path) -> None:
+    file = tmp_path / "operator.yaml"
+    file.write_text("storage: file:///from/file\nworkers: 3\npollInterval: 2\n")
+    env = {"CHALKLINE_STORAGE": "file:///from/env", "CHALKLINE_WORKERS": "5"}
+    config = load_config(file, {"storage": "file:///from/flag"}, env=env)
+    assert (config.storage, config.workers, config.poll_interval) == ("file:///from/flag", 5, 2.0)
+
+
+def test_an_unknown_setting_names_the_known_ones(tmp_path: Path) -> None:
+    file = tmp_path / "operator.yaml"
+    file.write_text("storgae: file:///x\n")
+    with pytest.raises(InvalidSpec, match="unknown setting\\(s\\) storgae") as err:
+        load_config(file, {}, env={})
+    assert "storage" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"backend": "lambda"}, "backend 'lambda' is not one of: local, cloudrun"),
+        ({"workers": "many"}, "workers = 'many' is not a valid int"),
+        ({"workers": 0}, "workers must be >= 1"),
+    ],
+)
+def test_bad_values_are_named(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidSpec, match=message):
+        load_config(None, overrides, env={})
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(InvalidSpec, match="cannot read operator config"):
+        load_config(tmp_path / "nope.yaml", {}, env={})
