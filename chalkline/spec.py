@@ -25,6 +25,13 @@ VIDEO_URI_PATTERN = re.compile(
     r"^(gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]/|file:///).+\.(mp4|mov|m4v)$"
 )
 SCENE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MAX_SCENE_NAME = 253
+#: A Kubernetes object name (DNS subdomain) and a ConfigMap key, as the API server checks them.
+DNS_SUBDOMAIN = re.compile(
+    r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+)
+CONFIG_MAP_KEY = re.compile(r"[-._a-zA-Z0-9]{1,253}")
+MAX_URI_LENGTH = 2048
 #: Kubernetes caps a ConfigMap at 1 MiB; an inline script shares the object's budget.
 MAX_INLINE_BYTES = 256 * 1024
 MAX_CLIPS = 100
@@ -134,8 +141,18 @@ def _source(value: Any) -> Source:
         _no_unknown(ref, "spec.source.configMapKeyRef", {"name", "key"})
         return Source(
             config_map_key_ref=ConfigMapKeyRef(
-                name=_text(ref.get("name"), "spec.source.configMapKeyRef.name"),
-                key=_text(ref.get("key"), "spec.source.configMapKeyRef.key"),
+                name=_matching(
+                    ref.get("name"),
+                    "spec.source.configMapKeyRef.name",
+                    DNS_SUBDOMAIN,
+                    "a ConfigMap name (lower-case letters, digits, '-' and '.')",
+                ),
+                key=_matching(
+                    ref.get("key"),
+                    "spec.source.configMapKeyRef.key",
+                    CONFIG_MAP_KEY,
+                    "a ConfigMap key (letters, digits, '-', '_' and '.')",
+                ),
             )
         )
     return Source(uri=_uri(source["uri"], "spec.source.uri", URI_PATTERN))
@@ -155,8 +172,15 @@ def _scenes(value: Any) -> tuple[str, ...]:
     if len(value) > MAX_SCENES:
         raise InvalidSpec(f"spec.scenes lists {len(value)} scenes; at most {MAX_SCENES}")
     for i, name in enumerate(value):
-        if not isinstance(name, str) or not SCENE_NAME.match(name):
+        if (
+            not isinstance(name, str)
+            or len(name) > MAX_SCENE_NAME
+            or not SCENE_NAME.fullmatch(name)
+        ):
             raise InvalidSpec(f"spec.scenes[{i}] = {name!r} is not a Python class name")
+    duplicates = sorted({name for name in value if value.count(name) > 1})
+    if duplicates:
+        raise InvalidSpec(f"spec.scenes names {', '.join(duplicates)} more than once")
     return tuple(value)
 
 
@@ -182,9 +206,9 @@ def _no_unknown(value: Mapping[str, Any], field: str, known: set[str]) -> None:
         )
 
 
-def _text(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise InvalidSpec(f"{field} must be a non-empty string")
+def _matching(value: Any, field: str, pattern: re.Pattern[str], what: str) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise InvalidSpec(f"{field} = {value!r} is not {what}")
     return value
 
 
@@ -201,7 +225,8 @@ def _integer(value: Any, field: str, low: int, high: int) -> int:
 
 
 def _uri(value: Any, field: str, pattern: re.Pattern[str]) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
+    too_long = isinstance(value, str) and len(value) > MAX_URI_LENGTH
+    if not isinstance(value, str) or too_long or not pattern.fullmatch(value):
         kind = "a video (.mp4, .mov, .m4v) URI" if pattern is VIDEO_URI_PATTERN else "a URI"
         raise InvalidSpec(
             f"{field} = {value!r} is not {kind} chalkline can use",
