@@ -1,0 +1,27 @@
+# The chalkline image: the operator (local backend) and the `chalkline` CLI.
+# Build: docker build -t ghcr.io/chalkline/chalkline:0.1.0 .
+# Not built in CI here (the build machines have no Docker engine); hardened,
+# pinned worker and stitcher images arrive with the Cloud Run backend.
+FROM python:3.11-slim-bookworm
+
+# Manim builds pycairo and manimpango against these; fonts for Text().
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      libcairo2-dev libpango1.0-dev pkg-config gcc fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY chalkline chalkline
+COPY worker worker
+COPY stitcher stitcher
+COPY operator operator
+RUN pip install --no-cache-dir . && rm -rf /src
+
+RUN useradd --uid 10001 --create-home chalkline \
+ && mkdir -p /var/lib/chalkline /var/cache/chalkline \
+ && chown chalkline /var/lib/chalkline /var/cache/chalkline
+USER 10001
+WORKDIR /home/chalkline
+ENTRYPOINT ["chalkline"]
+CMD ["operator", "--all-namespaces"]
