@@ -158,6 +158,9 @@ class _Step:
         self._set_phase("Rendering", "Rendering", f"rendering {len(tasks)} scene(s)")
         self._update_progress()
         pending = [t for t in tasks if t["state"] != "Succeeded"]
+        if not pending:
+            self._begin_stitch(spec)
+            return
         reused = len(tasks) - len(pending)
         self._emit(
             "Normal",
@@ -165,9 +168,6 @@ class _Step:
             f"rendering {len(pending)} of {len(tasks)} scene(s) at {spec.quality} quality"
             + (f"; {reused} unchanged scene(s) re-used" if reused else ""),
         )
-        if not pending:
-            self._begin_stitch(spec)
-            return
         self.actions.append(StageScript(self.layout.script(self.job, digest), script))
         self._launch_render(spec, pending, attempt=0)
 
@@ -189,6 +189,11 @@ class _Step:
             self._relaunch_lost(spec, report)
             return
         self._merge_tasks(report)
+        if report.phase == "Failed":
+            # A backend may end a failed execution with tasks cancelled or never run.
+            for task in self.status["tasks"]:
+                if task["state"] not in ("Succeeded", "Failed"):
+                    task.update(state="Failed", message=report.message or "the render failed")
         self._update_progress()
         failed = [t for t in self.status["tasks"] if t["state"] == "Failed"]
         attempt = int(execution.get("attempt", 0))
@@ -216,7 +221,8 @@ class _Step:
         for task in self.status["tasks"]:
             stored = self.observed.stored.get(task["clip"])
             if stored is not None:
-                task.update(_task_entry(task["index"], task["scene"], task["clip"], stored))
+                entry = _task_entry(task["index"], task["scene"], task["clip"], stored)
+                task.update(entry, attempts=task.get("attempts", 0))
             elif task["state"] != "Succeeded":
                 task["state"] = "Pending"
         self._update_progress()
@@ -283,15 +289,20 @@ class _Step:
 
     def _begin_stitch(self, spec: RenderJobSpec) -> None:
         clips = []
+        missing = []
         for task in self.status["tasks"]:
             manifest = self.observed.stored.get(task["clip"])
             if task.get("empty") or (manifest is not None and not manifest.has_clip):
                 continue
             if manifest is None:
-                # Just rendered: the controller reads manifests on the next pass.
-                self.status["phase"] = "Rendering"
-                return
+                missing.append(task)
+                continue
             clips.append(ClipStats.from_manifest(task["clip"], manifest))
+        if missing:
+            # Executors store clip and manifest before reporting a task done, and
+            # the controller polls before listing storage: a missing one is gone.
+            self._render_missing(spec, missing)
+            return
         if not clips:
             empty = InvalidScript(
                 "no scene played any animation, so there is nothing to stitch",
@@ -301,6 +312,16 @@ class _Step:
             return
         self._set_phase("Stitching", "Stitching", f"stitching {len(clips)} clip(s)")
         self._launch_stitch(spec, tuple(clips))
+
+    def _render_missing(self, spec: RenderJobSpec, missing: list[dict[str, Any]]) -> None:
+        self.status["phase"] = "Rendering"
+        names = ", ".join(t["scene"] for t in missing)
+        self._emit(
+            "Warning", "ClipMissing", f"clips of {names} are gone from storage; re-rendering"
+        )
+        attempt = int((self.status.get("execution") or {}).get("attempt", 0))
+        self._launch_render(spec, missing, attempt=attempt, relaunch=True)
+        self._update_progress()
 
     def _launch_stitch(self, spec: RenderJobSpec, clips: tuple[ClipStats, ...]) -> None:
         mode = predicted_mode(clips)
@@ -360,7 +381,10 @@ class _Step:
             self._fail(report.reason or "StitchFailed", report.message or "the stitch failed")
 
     def _restart_stitch(self, spec: RenderJobSpec) -> None:
-        if spec.stitch_only:
+        if spec.stitch_only and self.observed.source_error is not None:
+            error = self.observed.source_error
+            self._fail(error.reason, str(error))
+        elif spec.stitch_only:
             self._launch_stitch(spec, self.observed.clips or ())
         else:
             self._begin_stitch(spec)
