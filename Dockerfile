@@ -15,7 +15,7 @@ COPY pyproject.toml README.md ./
 COPY chalkline chalkline
 COPY worker worker
 COPY stitcher stitcher
-COPY operator operator
+COPY k8s-operator k8s-operator
 RUN pip install --no-cache-dir . && rm -rf /src
 
 RUN useradd --uid 10001 --create-home chalkline \

@@ -29,6 +29,14 @@ def build_registry(controller: Controller, poll_interval: float) -> kopf.Operato
     """Register the handlers on a fresh registry (so tests can run several operators)."""
     registry = kopf.OperatorRegistry()
 
+    # A fresh registry has none of the standard logins Kopf's default one adds,
+    # and without a login handler the operator stops with "Ran out of valid
+    # credentials". The kubernetes client's: in-cluster service account, else
+    # the current kubeconfig context, as operator/kube.py reads ConfigMaps.
+    @kopf.on.login(id="login", registry=registry)
+    def log_in(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_via_client(**kwargs)
+
     @kopf.timer(GROUP, VERSION, PLURAL, interval=poll_interval, id="reconcile", registry=registry)
     def reconcile_renderjob(
         body: kopf.Body,
