@@ -98,6 +98,7 @@ class WarmPool:
 
         Killed tasks have the partial files they wrote discarded.
         """
+
         def chosen(index: int) -> bool:
             return indexes is None or index in indexes
 
