@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from chalkline.errors import InvalidSpec
 from chalkline.operator.controller import ConfigMapReader
 
 
@@ -15,7 +16,13 @@ def config_map_reader() -> ConfigMapReader:
     try:
         config.load_incluster_config()
     except config.ConfigException:
-        config.load_kube_config()
+        try:
+            config.load_kube_config()
+        except (config.ConfigException, OSError) as err:
+            raise InvalidSpec(
+                f"no Kubernetes credentials: not in a cluster, and no usable kubeconfig ({err})",
+                hint="run in a pod with a service account, or point KUBECONFIG at a kubeconfig",
+            ) from None
     api = client.CoreV1Api()
 
     def read(namespace: str, name: str) -> Mapping[str, str] | None:

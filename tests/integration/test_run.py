@@ -125,3 +125,17 @@ def test_the_bundled_inline_example_runs(tmp_path: Path) -> None:
     result = run(EXAMPLES / "inline.yaml", "--storage", f"file://{tmp_path / 'store'}")
     assert result.returncode == 0, result.stderr
     assert list((tmp_path / "store" / "videos").rglob("hello.mp4"))
+
+
+def test_the_operator_without_cluster_credentials_says_how_to_give_them(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "chalkline", "operator"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "KUBECONFIG": str(tmp_path / "none"), "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: no Kubernetes credentials")
+    assert "KUBECONFIG" in result.stderr
