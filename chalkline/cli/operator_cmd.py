@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 
 import click
@@ -93,7 +92,6 @@ async def run_operator(
     liveness: str | None,
     stop: threading.Event | None = None,
     ready: threading.Event | None = None,
-    extra: Mapping[str, object] | None = None,
 ) -> None:
     """Run Kopf with our settings until stopped; also used by the tests."""
     settings = kopf.OperatorSettings()

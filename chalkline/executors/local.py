@@ -13,6 +13,7 @@ children die with the process, so nothing keeps rendering unobserved.
 from __future__ import annotations
 
 import itertools
+import logging
 import queue
 import shutil
 import tempfile
@@ -38,6 +39,7 @@ from chalkline.worker.pool import TaskEvent, WarmPool
 from chalkline.worker.task import ClipManifest, RenderTask
 
 IDLE_SECONDS = 0.2
+logger = logging.getLogger(__name__)
 
 
 def manifest_uri(clip_uri: str) -> str:
@@ -148,12 +150,26 @@ class LocalExecutor:
     def _dispatch(self) -> None:
         with WarmPool(self.workers) as pool:
             while not self._closed.is_set():
-                self._run_commands(pool)
-                if not pool.busy:
+                try:
+                    self._dispatch_once(pool)
+                except Exception as err:  # a dead dispatcher would hang every job silently
+                    logger.exception("local executor: dispatching failed")
+                    self._fail_everything(pool, f"the local executor failed: {err}")
                     time.sleep(IDLE_SECONDS)
-                    continue
-                for event in pool.poll(timeout=IDLE_SECONDS):
-                    self._on_event(event)
+
+    def _dispatch_once(self, pool: WarmPool) -> None:
+        self._run_commands(pool)
+        if not pool.busy:
+            time.sleep(IDLE_SECONDS)
+            return
+        for event in pool.poll(timeout=IDLE_SECONDS):
+            self._on_event(event)
+
+    def _fail_everything(self, pool: WarmPool, message: str) -> None:
+        """Report every task in flight as failed, so jobs end with a reason."""
+        pool.cancel()
+        for slot_id in list(self._slots):
+            self._finish_task(slot_id, "Failed", message)
 
     def _run_commands(self, pool: WarmPool) -> None:
         while True:
@@ -166,14 +182,23 @@ class LocalExecutor:
     def _submit(self, pool: WarmPool, handle: str, work: list[RenderWork]) -> None:
         folder = self._scratch / handle
         folder.mkdir(parents=True, exist_ok=True)
+        slots = {next(self._ids): _Slot(handle, item) for item in work}
+        self._slots.update(slots)
+        try:
+            scripts = {
+                item.script_uri: self._local_script(item.script_uri, folder) for item in work
+            }
+        except ChalklineError as err:
+            for slot_id in slots:
+                self._finish_task(slot_id, "Failed", f"cannot fetch the script: {err}")
+            return
         tasks = []
-        for item in work:
-            slot_id = next(self._ids)
-            self._slots[slot_id] = _Slot(handle, item)
+        for slot_id, slot in slots.items():
+            item = slot.work
             tasks.append(
                 RenderTask(
                     index=slot_id,
-                    script=self._local_script(item.script_uri, folder),
+                    script=scripts[item.script_uri],
                     scene=item.scene,
                     quality=item.quality,
                     output_dir=folder,

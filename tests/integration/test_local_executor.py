@@ -99,3 +99,25 @@ def test_an_unknown_handle_is_reported_as_unknown(executor: LocalExecutor) -> No
     report = executor.poll("local-render-gone")
     assert report.phase == "Unknown"
     executor.cancel("local-render-gone")  # harmless
+
+
+class RemoteLikeStorage(FileStorage):
+    """Storage whose objects are not files here, as gs:// will be: scripts are downloaded."""
+
+    def local_path(self, uri: str) -> Path | None:
+        return None
+
+
+def test_a_script_that_cannot_be_fetched_fails_its_tasks_with_the_reason(tmp_path: Path) -> None:
+    remote = RemoteLikeStorage(tmp_path / "remote")
+    local = LocalExecutor(remote, tmp_path / "cache", workers=1)
+    try:
+        item = RenderWork(0, "Quick", remote.join("missing.py"), "low", remote.join("q.mp4"), "job")
+        handle = local.launch_render("job-g1-a0", [item], parallelism=1)
+        report = wait_for(local, handle, {"Failed", "Succeeded"}, seconds=30)
+    finally:
+        local.close()
+    assert report.phase == "Failed"
+    assert report.tasks[0].phase == "Failed"
+    assert "cannot fetch the script" in report.tasks[0].message
+    assert "missing.py does not exist" in report.tasks[0].message
