@@ -72,3 +72,15 @@ class StitchFailed(ChalklineError):
     """FFmpeg could not join the clips."""
 
     reason = "StitchFailed"
+
+
+class StorageConflict(ChalklineError):
+    """Another writer changed an object between our read and our write."""
+
+    reason = "StorageConflict"
+
+
+class StorageAccessDenied(ChalklineError):
+    """The credentials lack a permission on a bucket."""
+
+    reason = "StorageAccessDenied"

@@ -1,7 +1,7 @@
 """Where scripts, clips and videos live between steps: one interface, several schemes.
 
-``file://`` is a folder on this machine (the embedded default); ``gs://``
-(Google Cloud Storage) arrives with the Cloud Run backend. Everything that
+``file://`` is a folder on this machine (the embedded default); ``gs://`` is
+Google Cloud Storage, for the Cloud Run backend. Everything that
 moves data between the operator, workers and the stitcher goes through a
 :class:`Storage`, so an executor never cares which one it is.
 """
@@ -14,17 +14,20 @@ from chalkline.storage.files import FileStorage
 
 
 def open_storage(root_uri: str) -> Storage:
-    """The storage for ``root_uri`` (``file:///var/lib/chalkline``)."""
+    """The storage for ``root_uri`` (``file:///var/lib/chalkline``, ``gs://bucket/prefix``).
+
+    The gs:// module is imported only when asked for, so file:// users never
+    load google-cloud-storage.
+    """
     if root_uri.startswith("file://"):
         return FileStorage.from_uri(root_uri)
     if root_uri.startswith("gs://"):
-        raise InvalidSpec(
-            f"storage {root_uri}: gs:// storage is not available yet",
-            hint="use a file:// folder with the local backend",
-        )
+        from chalkline.storage.gcs import GcsStorage
+
+        return GcsStorage.from_uri(root_uri)
     raise InvalidSpec(
         f"storage {root_uri!r} is not a URI chalkline knows",
-        hint="use file:///absolute/folder",
+        hint="use file:///absolute/folder or gs://bucket/prefix",
     )
 
 

