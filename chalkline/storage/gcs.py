@@ -56,7 +56,7 @@ from google.api_core import exceptions as api
 from google.auth import exceptions as auth_errors
 from google.auth.credentials import AnonymousCredentials, Signing
 from google.auth.transport.requests import Request
-from google.cloud import storage  # type: ignore[import-untyped,unused-ignore]
+from google.cloud import storage  # type: ignore[import-untyped,attr-defined,unused-ignore]
 from google.cloud.storage.exceptions import (  # type: ignore[import-untyped,unused-ignore]
     DataCorruption,
 )

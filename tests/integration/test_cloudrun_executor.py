@@ -1,0 +1,309 @@
+"""The cloudrun executor with the real google.cloud.run_v2 clients, against the Cloud Run fake.
+
+The fake (tests/cloudrun_fake) serves the Admin API v2 over REST on loopback
+and runs each task's container command as a local process. Here the command
+is a few lines of Python that do what ``chalkline worker`` and
+``chalkline stitch`` do with a plan (write a clip and its manifest, or a video
+and a result), so these tests exercise the executor's contract, not Manim.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from chalkline.executors.base import ExecutionReport, RenderWork, StitchWork
+from chalkline.executors.cloudrun import CloudRunExecutor
+from chalkline.executors.cloudrun_jobs import CloudRunConfig, Resources, desired_jobs
+from chalkline.storage import FileStorage
+
+# pytest puts tests/ on sys.path (tests/conftest.py has no package); mypy names
+# modules from the repository root. Same module, two names.
+if TYPE_CHECKING:
+    from tests.cloudrun_fake import CloudRunFake
+else:
+    from cloudrun_fake import CloudRunFake
+
+#: A stand-in worker: task CLOUD_RUN_TASK_INDEX of the plan writes its clip and manifest.
+WORKER = """
+import json, os, pathlib, urllib.parse
+path = lambda uri: pathlib.Path(urllib.parse.urlparse(uri).path)
+plan = json.loads(path(os.environ["CHALKLINE_PLAN"]).read_text())
+task = plan["tasks"][int(os.environ["CLOUD_RUN_TASK_INDEX"])]
+clip = path(task["clip"])
+clip.parent.mkdir(parents=True, exist_ok=True)
+clip.write_bytes(b"clip of " + task["scene"].encode())
+manifest = dict(index=task["index"], scene=task["scene"], clip=clip.name, frames=3,
+    duration=0.2, size_bytes=clip.stat().st_size, width=854, height=480, fps=15.0,
+    has_audio=False, render_seconds=0.1, manim_version="test", quality=plan["quality"])
+clip.with_suffix(".json").write_text(json.dumps(manifest))
+"""
+#: A stand-in stitcher: joins the clips' bytes and stores the result JSON.
+STITCHER = """
+import json, os, pathlib, urllib.parse
+path = lambda uri: pathlib.Path(urllib.parse.urlparse(uri).path)
+order = json.loads(path(os.environ["CHALKLINE_PLAN"]).read_text())
+path(order["output"]).write_bytes(b"".join(path(c).read_bytes() for c in order["clips"]))
+path(order["result"]).write_text(json.dumps({"mode": "copy", "sizeBytes": "42"}))
+"""
+PATHS = {
+    "run": r"/v2/projects/p/locations/r/jobs/[^/]+:run",
+    "create": r"/v2/projects/p/locations/r/jobs",
+    "update": r"/v2/projects/p/locations/r/jobs/[^/]+",
+}
+
+
+@pytest.fixture
+def fake() -> Iterator[CloudRunFake]:
+    before = set(threading.enumerate())
+    with CloudRunFake() as server:
+        yield server
+    leftover = [t for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert leftover == [], f"threads left running: {leftover}"
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> FileStorage:
+    return FileStorage(tmp_path / "store")
+
+
+@pytest.fixture
+def config(fake: CloudRunFake) -> CloudRunConfig:
+    return CloudRunConfig(
+        project="p",
+        region="r",
+        image="example/chalkline:test",
+        endpoint=fake.url,
+        command=(sys.executable, "-c"),
+        render_args=(WORKER,),
+        stitch_args=(STITCHER,),
+        poll_interval_s=0.0,
+    )
+
+
+@pytest.fixture
+def executor(storage: FileStorage, config: CloudRunConfig) -> Iterator[CloudRunExecutor]:
+    cloudrun = CloudRunExecutor(storage, config)
+    cloudrun.ensure_jobs()
+    yield cloudrun
+    cloudrun.close()
+
+
+def work(storage: FileStorage, *scenes: str) -> list[RenderWork]:
+    return [
+        RenderWork(
+            index=i,
+            scene=scene,
+            script_uri=storage.join("job", "script.py"),
+            quality="low",
+            clip_uri=storage.join("job", "clips", f"{i:03d}-{scene}.mp4"),
+            cache_key="job",
+        )
+        for i, scene in enumerate(scenes)
+    ]
+
+
+def wait_for(
+    executor: CloudRunExecutor, handle: str, phases: set[str], seconds: float = 30
+) -> ExecutionReport:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        report = executor.poll(handle)
+        if report.phase in phases:
+            return report
+        time.sleep(0.05)
+    raise AssertionError(f"{handle} is still {executor.poll(handle).phase}")
+
+
+def test_ensure_jobs_writes_a_job_only_when_its_template_differs(
+    fake: CloudRunFake, storage: FileStorage, config: CloudRunConfig
+) -> None:
+    cloudrun = CloudRunExecutor(storage, config)
+    try:
+        first = cloudrun.ensure_jobs()
+        assert set(first.values()) == {"created"}
+        assert set(first) == {
+            *(f"chalkline-render-{q}" for q in ("low", "medium", "high", "4k")),
+            *(f"chalkline-stitch-{t}" for t in ("small", "medium", "large", "xlarge")),
+        }
+        assert fake.count("POST", PATHS["create"]) == len(first)
+
+        assert set(cloudrun.ensure_jobs().values()) == {"unchanged"}
+        assert fake.count("PATCH", PATHS["update"]) == 0
+        assert fake.count("POST", PATHS["create"]) == len(first)
+    finally:
+        cloudrun.close()
+
+    moved = CloudRunExecutor(storage, replace(config, image="example/chalkline:v2"))
+    try:
+        assert set(moved.ensure_jobs().values()) == {"updated"}
+        assert fake.count("PATCH", PATHS["update"]) == len(first)
+    finally:
+        moved.close()
+
+
+def test_stitch_jobs_take_their_tier_resources(
+    fake: CloudRunFake, executor: CloudRunExecutor
+) -> None:
+    limits = fake.jobs["projects/p/locations/r/jobs/chalkline-stitch-small"]["template"]
+    container = limits["template"]["containers"][0]
+    assert container["resources"]["limits"] == {"cpu": "1", "memory": "2Gi"}
+    assert limits["template"]["timeout"] == "600s"
+
+
+def test_a_render_runs_one_task_per_scene_and_reports_manifests(
+    fake: CloudRunFake, executor: CloudRunExecutor, storage: FileStorage
+) -> None:
+    handle = executor.launch_render("uid-g1-a0", work(storage, "Intro", "Proof", "Outro"), 2)
+
+    report = wait_for(executor, handle, {"Succeeded", "Failed"})
+
+    assert report.phase == "Succeeded", report
+    assert [t.index for t in report.tasks] == [0, 1, 2]
+    assert [t.manifest.scene for t in report.tasks if t.manifest] == ["Intro", "Proof", "Outro"]
+    assert storage.read_bytes(storage.join("job", "clips", "001-Proof.mp4")) == b"clip of Proof"
+    assert fake.count("POST", PATHS["run"]) == 1
+
+
+def test_the_same_key_launches_one_execution_even_after_a_restart(
+    fake: CloudRunFake, executor: CloudRunExecutor, storage: FileStorage, config: CloudRunConfig
+) -> None:
+    first = executor.launch_render("uid-g1-a0", work(storage, "Intro"), 1)
+    assert executor.launch_render("uid-g1-a0", work(storage, "Intro"), 1) == first
+
+    restarted = CloudRunExecutor(storage, config)  # knows nothing but what Cloud Run keeps
+    try:
+        assert restarted.launch_render("uid-g1-a0", work(storage, "Intro"), 1) == first
+        assert restarted.launch_render("uid-g1-a1", work(storage, "Intro"), 1) != first
+    finally:
+        restarted.close()
+    assert fake.count("POST", PATHS["run"]) == 2
+    wait_for(executor, first, {"Succeeded"})
+
+
+def test_a_failed_task_is_reported_with_its_message(
+    fake: CloudRunFake, executor: CloudRunExecutor, storage: FileStorage
+) -> None:
+    fake.inject(1, "fail")
+    handle = executor.launch_render("uid-g1-a0", work(storage, "Intro", "Proof"), 2)
+
+    report = wait_for(executor, handle, {"Succeeded", "Failed"})
+
+    assert report.phase == "Failed"
+    assert report.reason == "RenderFailed"
+    assert [t.phase for t in report.tasks] == ["Succeeded", "Failed"]
+    assert "exit code 3" in report.tasks[1].message
+    assert "1 retries" in report.tasks[1].message  # max_retries=1: tried twice
+    assert report.tasks[0].manifest is not None
+
+
+def test_cancel_stops_the_task_processes(
+    fake: CloudRunFake, executor: CloudRunExecutor, storage: FileStorage
+) -> None:
+    fake.inject(0, "hang")
+    handle = executor.launch_render("uid-g1-a0", work(storage, "Slow"), 1)
+    wait_for(executor, handle, {"Running"})
+    run = fake.executions[handle].run
+    deadline = time.monotonic() + 10
+    while run.tasks[0].process is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process = run.tasks[0].process
+    assert process is not None
+
+    executor.cancel(handle)
+    report = wait_for(executor, handle, {"Cancelled", "Failed", "Succeeded"})
+
+    assert report.phase == "Cancelled"
+    assert [t.phase for t in report.tasks] == ["Cancelled"]
+    assert process.returncode is not None  # killed and reaped
+    with pytest.raises(ProcessLookupError):
+        os.kill(process.pid, 0)
+    executor.cancel(handle)  # cancelling a finished execution is harmless
+
+
+def test_a_stitch_reports_the_result_it_stored(
+    executor: CloudRunExecutor, storage: FileStorage
+) -> None:
+    clips = [storage.join("job", "clips", f"{i}.mp4") for i in range(2)]
+    for i, clip in enumerate(clips):
+        storage.write_bytes(clip, f"clip{i}".encode())
+    output = storage.join("job", "video.mp4")
+
+    handle = executor.launch_stitch("uid-g1-s0", StitchWork(tuple(clips), output, tier="small"))
+    report = wait_for(executor, handle, {"Succeeded", "Failed"})
+
+    assert report.phase == "Succeeded", report
+    assert report.details == {"mode": "copy", "sizeBytes": "42"}
+    assert storage.read_bytes(output) == b"clip0clip1"
+
+
+@pytest.mark.parametrize(
+    ("fault", "timeout", "reason"),
+    [("oom", None, "StitchOutOfMemory"), ("hang", 1, "StitchTimedOut")],
+)
+def test_a_stitch_that_dies_of_memory_or_time_says_so(
+    fake: CloudRunFake,
+    executor: CloudRunExecutor,
+    storage: FileStorage,
+    fault: str,
+    timeout: int | None,
+    reason: str,
+) -> None:
+    fake.inject(0, "oom" if fault == "oom" else "hang")
+    stitch = StitchWork((storage.join("a.mp4"),), storage.join("v.mp4"), "small", timeout)
+
+    handle = executor.launch_stitch("uid-g1-s0", stitch)
+    report = wait_for(executor, handle, {"Succeeded", "Failed"})
+
+    assert report.phase == "Failed"
+    assert report.reason == reason
+    if fault == "oom":
+        assert "Memory limit of 2048 MiB exceeded" in report.message
+
+
+def test_polls_back_off_when_the_api_quota_is_exhausted(
+    fake: CloudRunFake, storage: FileStorage, config: CloudRunConfig
+) -> None:
+    now = [0.0]
+    cloudrun = CloudRunExecutor(storage, replace(config, poll_interval_s=5), clock=lambda: now[0])
+    try:
+        cloudrun.ensure_jobs()
+        fake.inject(0, "hang")
+        handle = cloudrun.launch_render("uid-g1-a0", work(storage, "Slow"), 1)
+        gets = r"/v2/projects/p/locations/r/jobs/[^/]+/executions/[^/]+"
+
+        cloudrun.poll(handle)
+        cloudrun.poll(handle)  # within 5 s: served from the last report
+        assert fake.count("GET", gets) == 1
+
+        fake.throttle(1)
+        now[0] = 6.0
+        assert cloudrun.poll(handle).phase == "Running"  # the last report, not an error
+        now[0] = 12.0  # the interval doubled to 10 s after the 429
+        cloudrun.poll(handle)
+        assert fake.count("GET", gets) == 2
+        now[0] = 16.5
+        cloudrun.poll(handle)
+        assert fake.count("GET", gets) == 3
+        cloudrun.cancel(handle)
+    finally:
+        cloudrun.close()
+
+
+def test_cpu_and_memory_must_be_a_combination_cloud_run_accepts(config: CloudRunConfig) -> None:
+    from chalkline.errors import InvalidSpec
+
+    for cpu, memory in [("1", "8Gi"), ("2", "16Gi"), ("4", "1Gi"), ("3", "4Gi"), ("8", "2Gi")]:
+        bad = replace(config, render_resources={"low": Resources(cpu, memory)})
+        with pytest.raises(InvalidSpec):
+            desired_jobs(bad)
+    for cpu, memory in [("1", "4Gi"), ("2", "8Gi"), ("4", "16Gi"), ("6", "24Gi"), ("8", "32Gi")]:
+        desired_jobs(replace(config, render_resources={"low": Resources(cpu, memory)}))
