@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from chalkline.errors import InvalidSpec
 from chalkline.progress import make_display, stitch_summary
@@ -15,16 +17,29 @@ from chalkline.stitcher.quantities import match_resolution
 #: Largest side libx264 and common players handle comfortably (8K).
 MAX_SIDE = 8192
 MAX_FPS = 240
+PLAN_ENV = "CHALKLINE_PLAN"
+#: Options that describe a stitch on this machine, which a stitch order replaces.
+LOCAL_OPTIONS = {
+    "output": "-o/--output",
+    "resolution": "--resolution",
+    "fps": "--fps",
+    "copy_audio": "--copy-audio",
+    "reencode": "--reencode",
+}
 
 
 @click.command()
-@click.argument(
-    "clips", metavar="CLIP...", nargs=-1, required=True, type=click.Path(path_type=Path)
+@click.argument("clips", metavar="CLIP...", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--plan",
+    envvar=PLAN_ENV,
+    metavar="URI",
+    help=f"Stitch order (gs:// or file://) naming the clips, the output and where to "
+    f"write the result JSON; env {PLAN_ENV}. Replaces CLIP... and -o.",
 )
 @click.option(
     "-o",
     "--output",
-    required=True,
     type=click.Path(path_type=Path),
     help="The video to write (.mp4, .mov or .m4v). Its folder must exist; "
     "written only when complete.",
@@ -57,9 +72,12 @@ MAX_FPS = 240
     default=None,
     help="Live progress bar (default: when stdout is a terminal) or plain lines.",
 )
+@click.pass_context
 def stitch(
+    ctx: click.Context,
     clips: tuple[Path, ...],
-    output: Path,
+    plan: str | None,
+    output: Path | None,
     resolution: str | None,
     fps: str | None,
     copy_audio: bool,
@@ -79,11 +97,28 @@ def stitch(
 
     Nothing is written to OUTPUT unless the stitch succeeds.
 
+    With --plan, the clips, the output and a result URI come from a stitch
+    order in storage (what a Cloud Run stitch job runs); the result (mode,
+    reason, duration, sizeBytes, seconds) is stored there and printed as JSON.
+
     \b
     Examples:
       chalkline stitch intro.mp4 proof.mp4 -o out/lesson.mp4
       chalkline stitch reel/*.mp4 -o reel.mp4 --resolution 1080x1920 --fps 30
+      chalkline stitch --plan gs://bucket/jobs/j/stitch.json
     """
+    if plan is not None:
+        _refuse_local_options(ctx, plan, clips)
+        from chalkline.executors.stitch_job import run_stitch_order
+
+        details = run_stitch_order(plan)
+        click.echo(json.dumps(details, indent=2, sort_keys=True))
+        return
+    if not clips or output is None:
+        raise InvalidSpec(
+            "give the CLIPs to join and -o OUTPUT, or --plan URI",
+            hint="for example: chalkline stitch a.mp4 b.mp4 -o out.mp4",
+        )
     size = parse_output_resolution(resolution) if resolution is not None else None
     rate = parse_fps(fps) if fps is not None else None
     with make_display(live) as display:
@@ -98,6 +133,23 @@ def stitch(
             on_progress=display.stitch_progress,
         )
     click.echo(stitch_summary(report, report.seconds))
+
+
+def _refuse_local_options(ctx: click.Context, plan: str, clips: tuple[Path, ...]) -> None:
+    given = ["CLIP..."] if clips else []
+    given += [
+        flag
+        for name, flag in LOCAL_OPTIONS.items()
+        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+    ]
+    if not given:
+        return
+    source = ctx.get_parameter_source("plan")
+    origin = f"{PLAN_ENV}={plan}" if source is ParameterSource.ENVIRONMENT else "--plan"
+    raise InvalidSpec(
+        f"{origin} cannot be combined with {', '.join(given)}",
+        hint="a stitch order names the clips and the output itself",
+    )
 
 
 def parse_output_resolution(text: str) -> tuple[int, int]:

@@ -1,10 +1,19 @@
-"""``chalkline worker``: render exactly one task; the unit remote backends run."""
+"""``chalkline worker``: render exactly one task; the unit remote backends run.
+
+Two modes. Local: ``--script``, ``--scene`` and ``--output-dir`` name
+everything on this machine. Planned: ``--plan URI`` names a render plan in
+storage and the task index (``CLOUD_RUN_TASK_INDEX`` on Cloud Run) picks the
+task, which is how every task of one Cloud Run execution runs the same command.
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from chalkline.cli.options import quality_option
 from chalkline.errors import InvalidSpec
@@ -12,16 +21,41 @@ from chalkline.outputs import check_writable_folder
 from chalkline.pipeline import default_cache_dir
 from chalkline.scenes import discover_scenes_in_file, select_scenes
 from chalkline.worker.render import render_task
-from chalkline.worker.task import RenderTask, default_media_dir
+from chalkline.worker.task import ClipManifest, RenderTask, default_media_dir
+
+PLAN_ENV = "CHALKLINE_PLAN"
+TASK_INDEX_ENV = "CLOUD_RUN_TASK_INDEX"
+#: Options of the local mode, as their parameter names, and as a user types them.
+LOCAL_OPTIONS = {
+    "script": "--script",
+    "scene": "--scene",
+    "output_dir": "--output-dir",
+    "quality": "--quality",
+    "index": "--index",
+    "media_dir": "--media-dir",
+    "no_cache": "--no-cache",
+}
 
 
 @click.command()
-@click.option("--script", required=True, type=click.Path(path_type=Path), help="The Manim script.")
-@click.option("--scene", required=True, help="The one Scene class to render.")
+@click.option(
+    "--plan",
+    envvar=PLAN_ENV,
+    metavar="URI",
+    help=f"Render plan (gs:// or file://) to take the task from; env {PLAN_ENV}. "
+    "Replaces --script, --scene and --output-dir.",
+)
+@click.option(
+    "--task-index",
+    type=click.IntRange(min=0),
+    default=None,
+    help=f"With --plan: which planned task to run (default: env {TASK_INDEX_ENV}, else 0).",
+)
+@click.option("--script", type=click.Path(path_type=Path), help="The Manim script.")
+@click.option("--scene", help="The one Scene class to render.")
 @quality_option
 @click.option(
     "--output-dir",
-    required=True,
     type=click.Path(path_type=Path),
     help="Existing folder that receives NNN-SCENE.mp4 and NNN-SCENE.json.",
 )
@@ -39,7 +73,85 @@ from chalkline.worker.task import RenderTask, default_media_dir
     help="Manim's media folder for this task (default: a per-scene folder in the cache).",
 )
 @click.option("--no-cache", is_flag=True, help="Render every animation afresh.")
+@click.pass_context
 def worker(
+    ctx: click.Context,
+    plan: str | None,
+    task_index: int | None,
+    script: Path | None,
+    scene: str | None,
+    quality: str,
+    output_dir: Path | None,
+    index: int,
+    media_dir: Path | None,
+    no_cache: bool,
+) -> None:
+    """Render one scene into a clip, with a JSON manifest beside it.
+
+    The manifest records scene, frames, duration, size in bytes, resolution,
+    fps, whether it has audio, render seconds and the Manim version; it is
+    also printed on stdout. This command is what a Cloud Run task or a
+    Kubernetes Job runs for each scene; it needs nothing but the package.
+
+    \b
+    Local:   chalkline worker --script S.py --scene Intro --output-dir clips/
+    Planned: chalkline worker --plan gs://bucket/jobs/j/plan.json [--task-index N]
+
+    A planned task that already stored its clip and manifest (a retried
+    attempt) does nothing and prints the stored manifest.
+    """
+    if plan is not None:
+        _refuse_local_options(ctx, plan)
+        if task_index is None:
+            task_index = _task_index_from_env()
+        manifest = _run_planned(plan, task_index)
+    elif script is None or scene is None or output_dir is None:
+        raise InvalidSpec(
+            "give either --plan URI, or all of --script, --scene and --output-dir",
+            hint=f"a Cloud Run task gets its plan from {PLAN_ENV}; see `chalkline worker --help`",
+        )
+    elif task_index is not None:
+        raise InvalidSpec("--task-index picks a task of a --plan; locally use --index")
+    else:
+        manifest = _run_local(script, scene, quality, output_dir, index, media_dir, no_cache)
+    click.echo(manifest.to_json(), nl=False)
+
+
+def _refuse_local_options(ctx: click.Context, plan: str) -> None:
+    given = [
+        flag
+        for name, flag in LOCAL_OPTIONS.items()
+        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+    ]
+    if not given:
+        return
+    source = ctx.get_parameter_source("plan")
+    origin = f"{PLAN_ENV}={plan}" if source is ParameterSource.ENVIRONMENT else "--plan"
+    raise InvalidSpec(
+        f"{origin} cannot be combined with {', '.join(given)}",
+        hint="a plan names the script, scene, quality and clip of every task",
+    )
+
+
+def _task_index_from_env() -> int:
+    text = os.environ.get(TASK_INDEX_ENV, "0")
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise InvalidSpec(f"{TASK_INDEX_ENV}={text!r} is not a task index (0, 1, 2, ...)")
+    return value
+
+
+def _run_planned(plan: str, task_index: int) -> ClipManifest:
+    from chalkline.worker.remote import run_planned_task
+
+    with tempfile.TemporaryDirectory(prefix="chalkline-worker-") as scratch:
+        return run_planned_task(plan, task_index, Path(scratch))
+
+
+def _run_local(
     script: Path,
     scene: str,
     quality: str,
@@ -47,14 +159,7 @@ def worker(
     index: int,
     media_dir: Path | None,
     no_cache: bool,
-) -> None:
-    """Render one scene of SCRIPT into OUTPUT_DIR, with a JSON manifest beside it.
-
-    The manifest records scene, frames, duration, size in bytes, resolution,
-    fps, whether it has audio, render seconds and the Manim version; it is
-    also printed on stdout. This command is what a Cloud Run task or a
-    Kubernetes Job runs for each scene; it needs nothing but the package.
-    """
+) -> ClipManifest:
     check_writable_folder(output_dir)
     select_scenes(discover_scenes_in_file(script), [scene])
     if media_dir is None:
@@ -70,5 +175,4 @@ def worker(
         media_dir=media_dir,
         use_cache=not no_cache,
     )
-    manifest = render_task(task)
-    click.echo(manifest.to_json(), nl=False)
+    return render_task(task)

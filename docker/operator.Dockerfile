@@ -1,8 +1,11 @@
 # The chalkline image: the operator (local backend) and the `chalkline` CLI.
-# Build: docker build -t ghcr.io/chalkline/chalkline:0.1.0 .
-# Not built in CI here (the build machines have no Docker engine); hardened,
-# pinned worker and stitcher images arrive with the Cloud Run backend.
-FROM python:3.11-slim-bookworm
+# Build from the repository root:
+#   docker build -f docker/operator.Dockerfile -t ghcr.io/chalkline/chalkline:0.1.0 .
+# Not built in CI here (the build machines have no Docker engine);
+# tests/unit/test_images.py checks what matters in every Dockerfile.
+# Base pinned by exact tag here (no registry access); pin the digest in CI that can pull:
+#   FROM python:3.11.10-slim-bookworm@sha256:...
+FROM python:3.11.10-slim-bookworm
 
 # Manim builds pycairo and manimpango against these; fonts for Text().
 RUN apt-get update \
