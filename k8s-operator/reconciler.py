@@ -25,11 +25,16 @@ from chalkline.operator.layout import JobRef, Layout, script_hash
 from chalkline.scenes import discover_scenes, select_scenes
 from chalkline.spec import RenderJobSpec, parse_spec
 from chalkline.stitcher.tier_table import load_tier_table
-from chalkline.stitcher.tiers import StitchLoad, TierTable, choose_tier
+from chalkline.stitcher.tiers import StitchLoad, TierTable, choose_tier, next_tier
 from chalkline.worker.task import ClipManifest
 
 Status = dict[str, Any]
 FINAL_PHASES = ("Succeeded", "Failed")
+#: Executor reasons after which a stitch is retried once on the next tier.
+ESCALATING_REASONS = {
+    "StitchOutOfMemory": "ran out of memory",
+    "StitchTimedOut": "ran out of time",
+}
 
 
 @dataclass(frozen=True)
@@ -325,7 +330,8 @@ class _Step:
 
     def _launch_stitch(self, spec: RenderJobSpec, clips: tuple[ClipStats, ...]) -> None:
         mode = predicted_mode(clips)
-        minimum = None if spec.stitch_tier == "auto" else spec.stitch_tier
+        escalated = (self.status.get("execution") or {}).get("stitchMinimum")
+        minimum = escalated or (None if spec.stitch_tier == "auto" else spec.stitch_tier)
         load = StitchLoad(
             clips=len(clips),
             size_bytes=sum(c.size_bytes for c in clips),
@@ -377,8 +383,31 @@ class _Step:
             return
         if report.phase == "Succeeded":
             self._succeed(spec, report)
-        else:
+        elif not self._escalate_stitch(spec, report):
             self._fail(report.reason or "StitchFailed", report.message or "the stitch failed")
+
+    def _escalate_stitch(self, spec: RenderJobSpec, report: ExecutionReport) -> bool:
+        """A stitch that died of memory or time gets one retry, one tier up."""
+        execution = self.status.setdefault("execution", {})
+        if report.reason not in ESCALATING_REASONS or execution.get("stitchEscalated"):
+            return False
+        current = (self.status.get("stitch") or {}).get("tier")
+        bigger = next_tier(current, self.settings.tier_table) if current else None
+        if bigger is None:
+            return False
+        execution.update(
+            stitchEscalated=True,
+            stitchMinimum=bigger,
+            stitchRestarts=int(execution.get("stitchRestarts", 0)) + 1,
+        )
+        what = ESCALATING_REASONS[report.reason]
+        self._emit(
+            "Warning",
+            "StitchEscalated",
+            f"the stitch on tier {current} {what}; retrying once on tier {bigger}",
+        )
+        self._restart_stitch(spec)
+        return True
 
     def _restart_stitch(self, spec: RenderJobSpec) -> None:
         if spec.stitch_only and self.observed.source_error is not None:

@@ -988,3 +988,68 @@ def test_a_stitch_only_job_whose_clips_vanished_fails_instead_of_crashing() -> N
     assert decision.status["phase"] == "Failed"
     assert succeeded_condition(decision.status)["reason"] == "SourceNotFound"
     assert not [a for a in decision.actions if isinstance(a, LaunchStitch | Cancel)]
+
+
+# --- stitch escalation: out of memory or time, one tier up, once ----------------
+
+BOTH_STORED = stored(*SCENES)
+STITCH_OOM = report(
+    "stitch-1", "Failed", reason="StitchOutOfMemory", message="Memory limit of 2048 MiB exceeded"
+)
+
+
+def test_a_stitch_that_ran_out_of_memory_is_retried_once_one_tier_up() -> None:
+    before = stitching()
+    assert before["stitch"]["tier"] == "small"
+    decision = step(observe(spec(), before, render=ALL_DONE, stitch=STITCH_OOM, stored=BOTH_STORED))
+    status = decision.status
+    assert status["phase"] == "Stitching"
+    assert status["stitch"]["tier"] == "medium"
+    assert (status["stitch"]["cpu"], status["stitch"]["memory"]) == ("2", "4Gi")
+    assert summaries(decision) == [
+        "Emit Warning StitchEscalated",
+        "LaunchStitch 2 clip(s)",
+        "Emit Normal Stitching",
+    ]
+    escalation = next(a for a in decision.actions if isinstance(a, Emit))
+    assert escalation.message == (
+        "the stitch on tier small ran out of memory; retrying once on tier medium"
+    )
+    launch = only(decision, LaunchStitch)
+    assert launch.work.tier == "medium"
+    assert launch.key.endswith("-stitch-1")  # a new execution, not a re-attach
+
+
+def test_a_second_out_of_memory_fails_the_job() -> None:
+    escalated = recorded(
+        step(observe(spec(), stitching(), render=ALL_DONE, stitch=STITCH_OOM, stored=BOTH_STORED)),
+        stitch="stitch-2",
+    )
+    again = report(
+        "stitch-2",
+        "Failed",
+        reason="StitchOutOfMemory",
+        message="Memory limit of 4096 MiB exceeded",
+    )
+    decision = step(observe(spec(), escalated, render=ALL_DONE, stitch=again, stored=BOTH_STORED))
+    assert decision.status["phase"] == "Failed"
+    condition = decision.status["conditions"][-1]
+    assert (condition["status"], condition["reason"]) == ("False", "StitchOutOfMemory")
+    assert "4096 MiB" in condition["message"]
+
+
+def test_a_stitch_timeout_on_the_largest_tier_fails_at_once() -> None:
+    largest = stitching(spec(stitch={"tier": "xlarge"}))
+    assert largest["stitch"]["tier"] == "xlarge"
+    timed_out = report("stitch-1", "Failed", reason="StitchTimedOut", message="timed out")
+    decision = step(
+        observe(
+            spec(stitch={"tier": "xlarge"}),
+            largest,
+            render=ALL_DONE,
+            stitch=timed_out,
+            stored=BOTH_STORED,
+        )
+    )
+    assert decision.status["phase"] == "Failed"
+    assert decision.status["conditions"][-1]["reason"] == "StitchTimedOut"
