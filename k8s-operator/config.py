@@ -8,6 +8,7 @@ docs/configuration.md ("Operator").
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -32,6 +33,13 @@ class OperatorConfig:
     tiers: Path | None = None
     namespaces: tuple[str, ...] = ()
     liveness: str = "http://0.0.0.0:8080/healthz"
+    #: The cloudrun backend's container image, service account and command; its
+    #: project, region and endpoint come from ``CHALKLINE_CLOUDRUN_*``.
+    cloudrun_image: str | None = None
+    cloudrun_service_account: str | None = None
+    cloudrun_command: tuple[str, ...] = ("chalkline",)
+    #: Seconds between two Admin API reads of one execution (the API's read quota).
+    cloudrun_poll_interval: float = 5.0
 
 
 #: YAML / environment names for each field.
@@ -43,6 +51,10 @@ KEYS = {
     "pollInterval": "CHALKLINE_POLL_INTERVAL",
     "tiers": "CHALKLINE_TIERS",
     "liveness": "CHALKLINE_LIVENESS",
+    "cloudrunImage": "CHALKLINE_CLOUDRUN_IMAGE",
+    "cloudrunServiceAccount": "CHALKLINE_CLOUDRUN_SERVICE_ACCOUNT",
+    "cloudrunCommand": "CHALKLINE_CLOUDRUN_COMMAND",
+    "cloudrunPollInterval": "CHALKLINE_CLOUDRUN_POLL_INTERVAL",
 }
 _FIELD_OF = {
     "backend": "backend",
@@ -52,6 +64,10 @@ _FIELD_OF = {
     "pollInterval": "poll_interval",
     "tiers": "tiers",
     "liveness": "liveness",
+    "cloudrunImage": "cloudrun_image",
+    "cloudrunServiceAccount": "cloudrun_service_account",
+    "cloudrunCommand": "cloudrun_command",
+    "cloudrunPollInterval": "cloudrun_poll_interval",
 }
 
 
@@ -99,6 +115,8 @@ def _build(values: dict[str, Any], where: str) -> OperatorConfig:
         raise InvalidSpec(f"{where}: backend {config.backend!r} is not one of: local, cloudrun")
     if config.workers < 1 or config.poll_interval <= 0:
         raise InvalidSpec(f"{where}: workers must be >= 1 and pollInterval > 0")
+    if config.cloudrun_poll_interval < 0 or not config.cloudrun_command:
+        raise InvalidSpec(f"{where}: cloudrunPollInterval must be >= 0 and cloudrunCommand set")
     return config
 
 
@@ -107,8 +125,11 @@ def _convert(name: str, value: Any) -> Any:
         return Path(value)
     if name == "workers":
         return int(value)
-    if name == "poll_interval":
+    if name in ("poll_interval", "cloudrun_poll_interval"):
         return float(value)
     if name == "namespaces":
         return tuple(value)
+    if name == "cloudrun_command":
+        # A list in the YAML file, a shell-quoted string in the environment.
+        return tuple(shlex.split(value) if isinstance(value, str) else map(str, value))
     return str(value)

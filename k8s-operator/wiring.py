@@ -2,22 +2,61 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
 from chalkline.errors import InvalidSpec
+from chalkline.executors.base import Executor
 from chalkline.executors.local import LocalExecutor
 from chalkline.operator.config import OperatorConfig
 from chalkline.operator.controller import ConfigMapReader, Controller
 from chalkline.operator.reconciler import Settings
 from chalkline.stitcher.tier_table import load_tier_table
-from chalkline.storage import open_storage
+from chalkline.storage import Storage, open_storage
+
+_DOCS_HINT = "see docs/configuration.md, sections 'Operator' and 'Cloud Run'"
 
 
-def build_controller(config: OperatorConfig, read_config_map: ConfigMapReader) -> Controller:
-    if config.backend != "local":
-        raise InvalidSpec(
-            f"backend {config.backend!r} is not available yet",
-            hint="use --backend local (the Cloud Run backend is on the roadmap)",
-        )
+def build_controller(
+    config: OperatorConfig,
+    read_config_map: ConfigMapReader,
+    env: Mapping[str, str] | None = None,
+) -> Controller:
+    """The controller for ``config.backend``; ``env`` (default ``os.environ``) holds
+    the cloudrun backend's ``CHALKLINE_CLOUDRUN_*`` project, region and endpoint."""
     storage = open_storage(config.storage)
-    executor = LocalExecutor(storage, config.cache_dir, config.workers)
+    executor: Executor
+    if config.backend == "cloudrun":
+        executor = cloudrun_executor(config, storage, os.environ if env is None else env)
+    else:
+        executor = LocalExecutor(storage, config.cache_dir, config.workers)
     settings = Settings(storage_root=storage.root_uri, tier_table=load_tier_table(config.tiers))
     return Controller(executor, storage, settings, read_config_map)
+
+
+def cloudrun_executor(config: OperatorConfig, storage: Storage, env: Mapping[str, str]) -> Executor:
+    """A Cloud Run executor whose Jobs exist and match the config (``ensure_jobs``)."""
+    # Imported here: the local backend never loads the Cloud Run client.
+    from chalkline.executors.cloudrun import CloudRunExecutor
+    from chalkline.executors.cloudrun_jobs import CloudRunConfig
+
+    if not config.cloudrun_image:
+        raise InvalidSpec(
+            "the cloudrun backend needs a container image",
+            hint="set cloudrunImage in the config file or CHALKLINE_CLOUDRUN_IMAGE; " + _DOCS_HINT,
+        )
+    cloudrun = CloudRunConfig.from_env(
+        config.cloudrun_image,
+        env,
+        service_account=config.cloudrun_service_account,
+        command=config.cloudrun_command,
+        tier_table=config.tiers,
+        poll_interval_s=config.cloudrun_poll_interval,
+    )
+    executor = CloudRunExecutor(storage, cloudrun)
+    try:
+        executor.ensure_jobs()
+    except BaseException:
+        executor.close()
+        raise
+    return executor
