@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, TextIO
 
 from rich.console import Console
 from rich.progress import (
@@ -23,7 +25,25 @@ from rich.progress import (
 
 from chalkline.stitcher.concat import StitchReport
 from chalkline.worker.pool import TaskEvent
-from chalkline.worker.task import ClipManifest, RenderTask
+from chalkline.worker.task import ClipManifest
+
+
+class Planned(Protocol):
+    """What a display needs of a planned task (a :class:`RenderTask` is one)."""
+
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def scene(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class PlannedScene:
+    """A planned task that runs elsewhere (Cloud Run), known only by index and scene."""
+
+    index: int
+    scene: str
 
 
 def human_bytes(size: float) -> str:
@@ -68,7 +88,7 @@ class LineDisplay:
     def __exit__(self, *exc: object) -> None:
         self.stream.flush()
 
-    def plan(self, tasks: list[RenderTask]) -> None:
+    def plan(self, tasks: Sequence[Planned]) -> None:
         self.total = len(tasks)
         scenes = ", ".join(t.scene for t in tasks)
         self._say(f"rendering {self.total} scene(s): {scenes}")
@@ -122,7 +142,7 @@ class LiveDisplay:
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
-    def plan(self, tasks: list[RenderTask]) -> None:
+    def plan(self, tasks: Sequence[Planned]) -> None:
         for task in tasks:
             self.rows[task.index] = self.progress.add_task(
                 task.scene, total=None, start=False, status="queued"

