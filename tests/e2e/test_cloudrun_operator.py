@@ -1,0 +1,241 @@
+"""The RenderJob operator on the cloudrun backend, end to end.
+
+The real operator (backend ``cloudrun``, storage ``gs://``) talks to the API
+server emulator, to the Cloud Run Admin API fake (tests/cloudrun_fake), which
+runs each task's command, the real ``chalkline worker`` / ``chalkline stitch``
+of this interpreter, as a local process, and to fake-gcs-server, where workers
+and operator keep every file. The fake's request log is how a test counts
+executions, and its failure injection stands in for the memory killer.
+
+The script carries test instrumentation, as in test_operator.py: each scene
+logs "<Scene> start <pid>" to a file, and ``Held`` waits for a gate file that
+these tests never open, so a render is certainly in flight when a test acts.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import av
+import pytest
+
+from chalkline.operator.config import OperatorConfig
+from chalkline.operator.layout import JobRef, Layout
+from chalkline.storage import Storage, open_storage
+
+from .harness import Cluster, Operator, alive, renderjob, wait_until
+
+if TYPE_CHECKING:
+    from tests.cloudrun_fake import CloudRunFake
+else:
+    from cloudrun_fake import CloudRunFake
+
+pytestmark = pytest.mark.render
+
+SCRIPT = """\
+import os
+import time
+from pathlib import Path
+
+from manim import BLUE, GREEN, RED, Circle, Create, FadeIn, Scene, Square
+
+LOG = Path(__LOG__)
+GATE = Path(__GATE__)
+
+
+def note(scene):
+    with LOG.open("a") as log:
+        log.write(f"{type(scene).__name__} {os.getpid()}\\n")
+
+
+class One(Scene):
+    def construct(self):
+        note(self)
+        self.play(Create(Square(color=RED)), run_time=0.2)
+
+
+class Two(Scene):
+    def construct(self):
+        note(self)
+        self.play(FadeIn(Circle(color=GREEN)), run_time=0.4)
+
+
+class Held(Scene):
+    def construct(self):
+        note(self)
+        deadline = time.monotonic() + 30
+        while not GATE.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.play(Create(Square(color=BLUE)), run_time=0.2)
+"""
+
+#: Frames of each scene's clip at low quality (15 fps).
+FRAMES = {"One": 3, "Two": 6}
+RUNS = r"/v2/projects/p/locations/r/jobs/chalkline-{}[^/]*:run"
+RENDER_RUNS = RUNS.format("render-")
+STITCH_RUNS = RUNS.format("stitch-")
+
+
+@pytest.fixture
+def operator_config(
+    kubeconfig: Path,
+    gcs_bucket: str,
+    cloudrun: CloudRunFake,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> OperatorConfig:
+    """The operator on Cloud Run: Jobs whose command is this interpreter's chalkline."""
+    monkeypatch.setenv("CHALKLINE_CACHE_DIR", str(tmp_path / "task-cache"))  # for the tasks
+    return OperatorConfig(
+        backend="cloudrun",
+        storage=f"gs://{gcs_bucket}",
+        cache_dir=tmp_path / "manim-cache",
+        poll_interval=0.3,
+        cloudrun_image="example/chalkline:test",
+        cloudrun_command=(sys.executable, "-m", "chalkline"),
+        cloudrun_poll_interval=0.1,
+    )
+
+
+@pytest.fixture
+def bucket(gcs_bucket: str) -> Storage:
+    return open_storage(f"gs://{gcs_bucket}")
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    return tmp_path / "constructs.log"
+
+
+def job_from(log: Path, name: str, *scenes: str) -> dict[str, Any]:
+    script = SCRIPT.replace("__LOG__", repr(str(log)))
+    script = script.replace("__GATE__", repr(str(log.with_name("gate"))))
+    return renderjob(name, source={"inline": script}, scenes=list(scenes))
+
+
+def pids(log: Path, scene: str) -> list[int]:
+    """The processes in which ``scene`` started, in order."""
+    lines = (log.read_text() if log.exists() else "").split("\n")[:-1]
+    return [int(pid) for name, pid in map(str.split, lines) if name == scene]
+
+
+def task_state(job: Mapping[str, Any], scene: str) -> str | None:
+    tasks = (job.get("status") or {}).get("tasks") or []
+    return next((t["state"] for t in tasks if t["scene"] == scene), None)
+
+
+def frames_in(bucket: Storage, uri: str, tmp_path: Path) -> int:
+    """Download the video at ``uri`` and count its frames."""
+    local = tmp_path / "downloaded.mp4"
+    bucket.download(uri, local)
+    with av.open(str(local)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+def staged(bucket: Storage, job: Mapping[str, Any]) -> list[str]:
+    """The objects below the RenderJob's staging prefix."""
+    meta = job["metadata"]
+    ref = JobRef(meta["namespace"], meta["name"], meta["uid"], meta["generation"])
+    return bucket.list(Layout(bucket.root_uri).staging(ref))
+
+
+def reasons_posted(cluster: Cluster, name: str, reason: str) -> list[tuple[str, str]]:
+    """(type, reason) of the Events about ``name``, once one with ``reason`` is among them."""
+
+    def posted() -> list[tuple[str, str]] | None:
+        found = [(e["type"], e["reason"]) for e in cluster.events(name)]
+        return found if reason in [r for _, r in found] else None
+
+    return wait_until(posted, 10, f"a {reason} Event about {name}")
+
+
+def test_a_renderjob_on_cloud_run_becomes_a_gs_video_with_every_scene(
+    cluster: Cluster,
+    operator: Operator,
+    cloudrun: CloudRunFake,
+    bucket: Storage,
+    gcs_bucket: str,
+    log: Path,
+    tmp_path: Path,
+) -> None:
+    cluster.create(job_from(log, "intro", "One", "Two"))
+
+    job = cluster.wait_for_condition("intro", "True")
+
+    video = job["status"]["videoUri"]
+    assert video == f"gs://{gcs_bucket}/videos/default/intro.mp4"
+    assert bucket.exists(video)
+    assert frames_in(bucket, video, tmp_path) == FRAMES["One"] + FRAMES["Two"]
+    assert (cloudrun.count("POST", RENDER_RUNS), cloudrun.count("POST", STITCH_RUNS)) == (1, 1)
+
+
+def test_an_operator_killed_right_after_launching_leaves_exactly_one_execution(
+    cluster: Cluster,
+    operator: Operator,
+    cloudrun: CloudRunFake,
+    bucket: Storage,
+    log: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cluster.create(job_from(log, "course", "One", "Two"))
+    wait_until(lambda: cloudrun.count("POST", RENDER_RUNS), 30, "the render's :run")
+
+    operator.kill()
+    operator.start()
+
+    job = cluster.wait_for_condition("course", "True")
+    assert cloudrun.count("POST", RENDER_RUNS) == 1, "the new operator found the execution"
+    assert frames_in(bucket, job["status"]["videoUri"], tmp_path) == sum(FRAMES.values())
+    # Kopf's log records of the handler the kill orphaned hold its settings, and so
+    # its thread pool: let them go, so that the pool's threads end with the test.
+    caplog.clear()
+
+
+def test_deleting_mid_render_cancels_the_execution_and_empties_the_staging_prefix(
+    cluster: Cluster, operator: Operator, cloudrun: CloudRunFake, bucket: Storage, log: Path
+) -> None:
+    cluster.create(job_from(log, "talk", "One", "Held"))
+    # Only the gated scene is in flight: a task that finishes while its execution
+    # is being cancelled can still write its clip after the clean-up (see the report).
+    job = cluster.wait_for("talk", lambda job: task_state(job, "One") == "Succeeded", "One done")
+    held = wait_until(lambda: pids(log, "Held"), 30, "Held to start rendering")
+    assert staged(bucket, job), "the script, plan and One's clip are staged"
+
+    cluster.delete("talk")
+
+    cluster.wait_gone("talk", timeout=10)
+    wait_until(lambda: not any(alive(pid) for pid in held), 10, "the render to stop")
+    assert cloudrun.count("POST", r"/v2/.*/executions/[^/]+:cancel") >= 1
+    [render] = cloudrun.executions.values()
+    wait_until(lambda: render.run.finished, 5, "the execution to end")
+    assert render.run.cancelling
+    assert staged(bucket, job) == [], "intermediates are removed"
+
+
+def test_a_stitch_killed_for_memory_succeeds_one_tier_up(
+    cluster: Cluster,
+    operator: Operator,
+    cloudrun: CloudRunFake,
+    bucket: Storage,
+    log: Path,
+    tmp_path: Path,
+) -> None:
+    cluster.create(job_from(log, "reel", "One", "Two"))
+    wait_until(lambda: cloudrun.count("POST", RENDER_RUNS), 30, "the render's :run")
+    with cloudrun.lock:  # the render's execution exists; executions from now on are stitches
+        cloudrun.inject(0, "oom")  # every try of the stitch's one task is killed
+    wait_until(lambda: cloudrun.count("POST", STITCH_RUNS), 30, "the first stitch's :run")
+    with cloudrun.lock:
+        cloudrun.faults.clear()  # the escalated stitch runs as it would
+
+    job = cluster.wait_for_condition("reel", "True")
+
+    assert job["status"]["stitch"]["tier"] == "medium"
+    assert cloudrun.count("POST", RUNS.format("stitch-small")) == 1
+    assert cloudrun.count("POST", RUNS.format("stitch-medium")) == 1
+    assert ("Warning", "StitchEscalated") in reasons_posted(cluster, "reel", "Succeeded")
+    assert frames_in(bucket, job["status"]["videoUri"], tmp_path) == sum(FRAMES.values())
