@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +34,9 @@ from chalkline.stitcher.probe import probe_clip
 from chalkline.storage.base import Storage
 from chalkline.worker.task import ClipManifest
 
+#: How long a delete waits for cancelled executions to stop before removing files.
+CANCEL_WAIT_SECONDS = 30.0
+CANCEL_POLL_SECONDS = 0.5
 #: A ConfigMap holds at most 1 MiB in all; one key may use all of it.
 MAX_CONFIG_MAP_SCRIPT_BYTES = 1024 * 1024
 
@@ -112,12 +116,25 @@ class Controller:
         return status
 
     def clean_up(self, job: JobRef, status: Mapping[str, Any]) -> int:
-        """On delete: stop running work and remove intermediates (never the video)."""
+        """On delete: stop running work and remove intermediates (never the video).
+
+        Cancelling is asynchronous (on Cloud Run certainly): a task finishing
+        in the gap would write its clip after the prefix was deleted. So wait,
+        boundedly, until the executions have stopped, then delete; whatever
+        still runs after ``CANCEL_WAIT_SECONDS`` cannot hold the finalizer.
+        """
         execution = status.get("execution") or {}
-        for kind in ("render", "stitch"):
-            if execution.get(kind):
-                self.executor.cancel(execution[kind])
+        handles = [execution[kind] for kind in ("render", "stitch") if execution.get(kind)]
+        for handle in handles:
+            self.executor.cancel(handle)
+        deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+        while time.monotonic() < deadline and any(self._still_running(h) for h in handles):
+            time.sleep(CANCEL_POLL_SECONDS)
         return self.storage.delete_prefix(self.layout.staging(job))
+
+    def _still_running(self, handle: str) -> bool:
+        report = self.executor.poll(handle)
+        return report.phase == "Running"
 
     # --- observations ----------------------------------------------------------
 
