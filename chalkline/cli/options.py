@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-import click
+from collections.abc import Mapping, Sequence
 
+import click
+from click.core import ParameterSource
+
+from chalkline.errors import InvalidSpec
 from chalkline.quality import QUALITIES
+
+#: Where remote tasks find their plan (Cloud Run passes it as an env override).
+PLAN_ENV = "CHALKLINE_PLAN"
 
 quality_option = click.option(
     "-q",
@@ -14,3 +21,27 @@ quality_option = click.option(
     show_default=True,
     help="low 480p15, medium 720p30, high 1080p60, 4k 2160p60.",
 )
+
+
+def refuse_options_beside_plan(
+    ctx: click.Context,
+    plan: str,
+    local_options: Mapping[str, str],
+    hint: str,
+    also_given: Sequence[str] = (),
+) -> None:
+    """Fail when a plan and options of the local mode were both given.
+
+    ``local_options`` maps parameter names to the flags users typed; the error
+    says whether the plan came from ``--plan`` or from the environment.
+    """
+    given = list(also_given) + [
+        flag
+        for name, flag in local_options.items()
+        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+    ]
+    if not given:
+        return
+    source = ctx.get_parameter_source("plan")
+    origin = f"{PLAN_ENV}={plan}" if source is ParameterSource.ENVIRONMENT else "--plan"
+    raise InvalidSpec(f"{origin} cannot be combined with {', '.join(given)}", hint=hint)

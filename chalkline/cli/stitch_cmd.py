@@ -7,8 +7,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import click
-from click.core import ParameterSource
 
+from chalkline.cli.options import PLAN_ENV, refuse_options_beside_plan
 from chalkline.errors import InvalidSpec
 from chalkline.progress import make_display, stitch_summary
 from chalkline.stitcher.concat import stitch_clips
@@ -17,7 +17,6 @@ from chalkline.stitcher.quantities import match_resolution
 #: Largest side libx264 and common players handle comfortably (8K).
 MAX_SIDE = 8192
 MAX_FPS = 240
-PLAN_ENV = "CHALKLINE_PLAN"
 #: Options that describe a stitch on this machine, which a stitch order replaces.
 LOCAL_OPTIONS = {
     "output": "-o/--output",
@@ -108,7 +107,13 @@ def stitch(
       chalkline stitch --plan gs://bucket/jobs/j/stitch.json
     """
     if plan is not None:
-        _refuse_local_options(ctx, plan, clips)
+        refuse_options_beside_plan(
+            ctx,
+            plan,
+            LOCAL_OPTIONS,
+            hint="a stitch order names the clips and the output itself",
+            also_given=["CLIP..."] if clips else [],
+        )
         from chalkline.executors.stitch_job import run_stitch_order
 
         details = run_stitch_order(plan)
@@ -133,23 +138,6 @@ def stitch(
             on_progress=display.stitch_progress,
         )
     click.echo(stitch_summary(report, report.seconds))
-
-
-def _refuse_local_options(ctx: click.Context, plan: str, clips: tuple[Path, ...]) -> None:
-    given = ["CLIP..."] if clips else []
-    given += [
-        flag
-        for name, flag in LOCAL_OPTIONS.items()
-        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
-    ]
-    if not given:
-        return
-    source = ctx.get_parameter_source("plan")
-    origin = f"{PLAN_ENV}={plan}" if source is ParameterSource.ENVIRONMENT else "--plan"
-    raise InvalidSpec(
-        f"{origin} cannot be combined with {', '.join(given)}",
-        hint="a stitch order names the clips and the output itself",
-    )
 
 
 def parse_output_resolution(text: str) -> tuple[int, int]:

@@ -13,9 +13,8 @@ import tempfile
 from pathlib import Path
 
 import click
-from click.core import ParameterSource
 
-from chalkline.cli.options import quality_option
+from chalkline.cli.options import PLAN_ENV, quality_option, refuse_options_beside_plan
 from chalkline.errors import InvalidSpec
 from chalkline.outputs import check_writable_folder
 from chalkline.pipeline import default_cache_dir
@@ -23,7 +22,6 @@ from chalkline.scenes import discover_scenes_in_file, select_scenes
 from chalkline.worker.render import render_task
 from chalkline.worker.task import ClipManifest, RenderTask, default_media_dir
 
-PLAN_ENV = "CHALKLINE_PLAN"
 TASK_INDEX_ENV = "CLOUD_RUN_TASK_INDEX"
 #: Options of the local mode, as their parameter names, and as a user types them.
 LOCAL_OPTIONS = {
@@ -101,7 +99,12 @@ def worker(
     attempt) does nothing and prints the stored manifest.
     """
     if plan is not None:
-        _refuse_local_options(ctx, plan)
+        refuse_options_beside_plan(
+            ctx,
+            plan,
+            LOCAL_OPTIONS,
+            hint="a plan names the script, scene, quality and clip of every task",
+        )
         if task_index is None:
             task_index = _task_index_from_env()
         manifest = _run_planned(plan, task_index)
@@ -115,22 +118,6 @@ def worker(
     else:
         manifest = _run_local(script, scene, quality, output_dir, index, media_dir, no_cache)
     click.echo(manifest.to_json(), nl=False)
-
-
-def _refuse_local_options(ctx: click.Context, plan: str) -> None:
-    given = [
-        flag
-        for name, flag in LOCAL_OPTIONS.items()
-        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
-    ]
-    if not given:
-        return
-    source = ctx.get_parameter_source("plan")
-    origin = f"{PLAN_ENV}={plan}" if source is ParameterSource.ENVIRONMENT else "--plan"
-    raise InvalidSpec(
-        f"{origin} cannot be combined with {', '.join(given)}",
-        hint="a plan names the script, scene, quality and clip of every task",
-    )
 
 
 def _task_index_from_env() -> int:
