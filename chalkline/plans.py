@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from chalkline.errors import InvalidSpec
+from chalkline.errors import InvalidSpec, SourceNotFound
 from chalkline.storage.base import Storage
 
 PLAN_VERSION = 1
@@ -86,9 +86,27 @@ def read_stitch_order(storage: Storage, uri: str) -> StitchOrder:
         raise InvalidSpec(f"{uri}: not a stitch order ({err!r})") from None
 
 
+#: How each kind is named in errors, and what a missing one usually means.
+_MISSING = {
+    "render": (
+        "render plan",
+        "the operator writes the plan before it launches the execution",
+    ),
+    "stitch": (
+        "stitch order",
+        "the operator writes the order before it launches the stitch",
+    ),
+}
+
+
 def _read(storage: Storage, uri: str, kind: str) -> dict[str, Any]:
     try:
         data = json.loads(storage.read_bytes(uri))
+    except SourceNotFound:
+        name, why = _MISSING[kind]
+        raise SourceNotFound(
+            f"{name} {uri} does not exist", hint=f"{why}; check --plan / CHALKLINE_PLAN"
+        ) from None
     except json.JSONDecodeError as err:
         raise InvalidSpec(f"{uri}: plan is not JSON ({err})") from None
     if not isinstance(data, dict) or data.get("kind") != kind:

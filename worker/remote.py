@@ -19,7 +19,7 @@ from chalkline.errors import InvalidSpec, SourceNotFound
 from chalkline.plans import PlannedScene, RenderPlan, read_render_plan
 from chalkline.storage import Storage, open_storage
 from chalkline.worker.render import render_task
-from chalkline.worker.task import ClipManifest, RenderTask
+from chalkline.worker.task import ClipManifest, RenderTask, manifest_uri
 
 
 def storage_for(uri: str) -> Storage:
@@ -36,11 +36,6 @@ def storage_for(uri: str) -> Storage:
     )
 
 
-def manifest_uri(clip_uri: str) -> str:
-    """The manifest stored beside a clip: the same name with ``.json``."""
-    return posixpath.splitext(clip_uri)[0] + ".json"
-
-
 def run_planned_task(plan_uri: str, position: int, scratch: Path) -> ClipManifest:
     """Do task ``position`` of the plan at ``plan_uri``, using ``scratch`` for files.
 
@@ -48,7 +43,7 @@ def run_planned_task(plan_uri: str, position: int, scratch: Path) -> ClipManifes
     or an earlier attempt did.
     """
     storage = storage_for(plan_uri)
-    plan = _read_plan(storage, plan_uri)
+    plan = read_render_plan(storage, plan_uri)
     planned = plan.task(position)
     done = _finished_manifest(storage, planned)
     if done is not None:
@@ -70,17 +65,6 @@ def run_planned_task(plan_uri: str, position: int, scratch: Path) -> ClipManifes
         storage.upload(task.clip_path, planned.clip)
     storage.write_bytes(manifest_uri(planned.clip), manifest.to_json().encode())
     return manifest
-
-
-def _read_plan(storage: Storage, plan_uri: str) -> RenderPlan:
-    try:
-        return read_render_plan(storage, plan_uri)
-    except SourceNotFound:
-        raise SourceNotFound(
-            f"render plan {plan_uri} does not exist",
-            hint="the operator writes the plan before it launches the execution; "
-            "check --plan / CHALKLINE_PLAN",
-        ) from None
 
 
 def _finished_manifest(storage: Storage, planned: PlannedScene) -> ClipManifest | None:

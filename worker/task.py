@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,15 @@ class ClipManifest:
     @classmethod
     def read(cls, path: Path) -> ClipManifest:
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def manifest_uri(clip_uri: str) -> str:
+    """Where a clip's manifest is stored: beside it, the same name with ``.json``.
+
+    Workers write there and executors and the operator read there, so the
+    convention lives in one place.
+    """
+    return posixpath.splitext(clip_uri)[0] + ".json"
 
 
 def default_media_dir(cache_root: Path, script: Path, scene: str, quality: str) -> Path:

@@ -57,7 +57,7 @@ from chalkline.plans import (
     write_plan,
 )
 from chalkline.storage.base import Storage
-from chalkline.worker.task import ClipManifest
+from chalkline.worker.task import ClipManifest, manifest_uri
 
 PLAN_ENV = "CHALKLINE_PLAN"
 KEY_ENV = "CHALKLINE_KEY"
@@ -69,11 +69,6 @@ _Condition = run_v2.Condition
 _SUCCEEDED = _Condition.State.CONDITION_SUCCEEDED
 _FAILED = _Condition.State.CONDITION_FAILED
 _CANCELLED = _Condition.ExecutionReason.CANCELLED
-
-
-def manifest_uri(clip_uri: str) -> str:
-    """Where a worker stores a clip's manifest: beside it, ``.json`` for ``.mp4``."""
-    return clip_uri.removesuffix(".mp4") + ".json"
 
 
 @dataclass

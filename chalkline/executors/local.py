@@ -36,15 +36,10 @@ from chalkline.executors.base import (
 from chalkline.executors.stitch_job import StitchCancelled, run_stitch
 from chalkline.storage.base import Storage
 from chalkline.worker.pool import TaskEvent, WarmPool
-from chalkline.worker.task import ClipManifest, RenderTask
+from chalkline.worker.task import ClipManifest, RenderTask, manifest_uri
 
 IDLE_SECONDS = 0.2
 logger = logging.getLogger(__name__)
-
-
-def manifest_uri(clip_uri: str) -> str:
-    """Where a clip's JSON manifest is stored: beside it, same name."""
-    return clip_uri.removesuffix(".mp4") + ".json"
 
 
 @dataclass

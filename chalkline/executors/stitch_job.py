@@ -11,9 +11,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from chalkline.errors import SourceNotFound
 from chalkline.executors.base import StitchWork
-from chalkline.plans import StitchOrder, read_stitch_order
+from chalkline.plans import read_stitch_order
 from chalkline.stitcher.concat import stitch_clips
 from chalkline.storage.base import Storage
 
@@ -57,24 +56,13 @@ def run_stitch_order(order_uri: str) -> dict[str, str]:
     from chalkline.worker.remote import storage_for
 
     storage = storage_for(order_uri)
-    order = _read_order(storage, order_uri)
+    order = read_stitch_order(storage, order_uri)
     work = StitchWork(clip_uris=order.clips, output_uri=order.output)
     with tempfile.TemporaryDirectory(prefix="chalkline-stitch-") as scratch:
         details = run_stitch(storage, work, Path(scratch), lambda: False)
     body = json.dumps(details, indent=2, sort_keys=True) + "\n"
     storage.write_bytes(order.result, body.encode())
     return details
-
-
-def _read_order(storage: Storage, order_uri: str) -> StitchOrder:
-    try:
-        return read_stitch_order(storage, order_uri)
-    except SourceNotFound:
-        raise SourceNotFound(
-            f"stitch order {order_uri} does not exist",
-            hint="the operator writes the order before it launches the stitch; "
-            "check --plan / CHALKLINE_PLAN",
-        ) from None
 
 
 def _local_copy(storage: Storage, uri: str, folder: Path, index: int) -> Path:
