@@ -219,16 +219,8 @@ class _StatusToDisplay:
 
 
 def _delete_leftovers(storage: Storage, uid: str) -> None:
-    """The temporary video, and the Cloud Run executor's stitch orders for this job.
-
-    ``run_job`` has already deleted the job's staging folder; the executor keeps
-    its stitch orders beside it, one folder per launch key (which starts with the uid).
-    """
+    """The temporary video; ``run_job`` has already deleted the job's staging folder."""
     storage.delete_prefix(storage.join("renders", uid))
-    orders = storage.join("cloudrun", "stitch")
-    folders = {uri.removeprefix(orders + "/").split("/", 1)[0] for uri in storage.list(orders)}
-    for folder in sorted(f for f in folders if f.startswith(f"{uid}-")):
-        storage.delete_prefix(f"{orders}/{folder}")
 
 
 def _failure(status: Mapping[str, Any]) -> str:

@@ -51,6 +51,10 @@ class Layout:
     def clip(self, job: JobRef, scene: str, quality: str, digest: str) -> str:
         return f"{self.clips(job)}/{scene}-{quality}-{digest}.mp4"
 
+    def stitch_scratch(self, job: JobRef) -> str:
+        """Where an executor keeps its stitch orders and results for ``job``."""
+        return f"{self.staging(job)}/stitch"
+
     def default_output(self, job: JobRef) -> str:
         return f"{self._root}/videos/{job.namespace}/{job.name}.mp4"
 

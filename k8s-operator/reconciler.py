@@ -357,6 +357,7 @@ class _Step:
             output_uri=output,
             tier=choice.tier,
             timeout_seconds=choice.timeout_s,
+            scratch_uri=self.layout.stitch_scratch(self.job),
         )
         restarts = int(execution.get("stitchRestarts", 0))
         key = f"{self.job.uid}-g{self.job.generation}-stitch-{restarts}"

@@ -31,12 +31,19 @@ class RenderWork:
 
 @dataclass(frozen=True)
 class StitchWork:
-    """Clips to join, in order, into ``output_uri``."""
+    """Clips to join, in order, into ``output_uri``.
+
+    ``scratch_uri`` is a folder for the executor's own files (a remote stitch
+    order and its result); the reconciler puts it under the RenderJob's
+    staging prefix so that deleting the RenderJob removes them too. Without
+    one, an executor keeps them under its storage root.
+    """
 
     clip_uris: tuple[str, ...]
     output_uri: str
     tier: str = "auto"
     timeout_seconds: int | None = None
+    scratch_uri: str | None = None
 
 
 @dataclass(frozen=True)

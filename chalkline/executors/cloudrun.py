@@ -169,7 +169,8 @@ class CloudRunExecutor:
         found = self._find(job, key)
         if found is not None:
             return found
-        folder = self.storage.join("cloudrun", "stitch", _slug(key))
+        scratch = work.scratch_uri or self.storage.join("cloudrun", "stitch")
+        folder = f"{scratch.rstrip('/')}/{_slug(key)}"
         order = StitchOrder(work.clip_uris, work.output_uri, result=f"{folder}/result.json")
         order_uri = f"{folder}/order.json"
         write_plan(self.storage, order_uri, order)

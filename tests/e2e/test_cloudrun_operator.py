@@ -170,6 +170,13 @@ def test_a_renderjob_on_cloud_run_becomes_a_gs_video_with_every_scene(
     assert bucket.exists(video)
     assert frames_in(bucket, video, tmp_path) == FRAMES["One"] + FRAMES["Two"]
     assert (cloudrun.count("POST", RENDER_RUNS), cloudrun.count("POST", STITCH_RUNS)) == (1, 1)
+    # The stitch order and its result live with the job's other intermediates...
+    assert [uri for uri in staged(bucket, job) if "/stitch/" in uri], "the stitch order is staged"
+    cluster.delete("intro")
+    cluster.wait_gone("intro", timeout=10)
+    # ... so deleting the RenderJob removes them all, and keeps the video.
+    assert staged(bucket, job) == []
+    assert bucket.exists(video)
 
 
 def test_an_operator_killed_right_after_launching_leaves_exactly_one_execution(
