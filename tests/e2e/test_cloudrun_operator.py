@@ -246,3 +246,29 @@ def test_a_stitch_killed_for_memory_succeeds_one_tier_up(
     assert cloudrun.count("POST", RUNS.format("stitch-medium")) == 1
     assert ("Warning", "StitchEscalated") in reasons_posted(cluster, "reel", "Succeeded")
     assert frames_in(bucket, job["status"]["videoUri"], tmp_path) == sum(FRAMES.values())
+
+
+def test_a_failed_task_is_retried_alone_in_a_new_execution(
+    cluster: Cluster,
+    operator: Operator,
+    cloudrun: CloudRunFake,
+    bucket: Storage,
+    log: Path,
+    tmp_path: Path,
+) -> None:
+    # Every attempt of task 1 fails, in every execution; a retry of one scene is task 0.
+    cloudrun.inject(1, "fail")
+    job = job_from(log, "lesson", "One", "Two")
+    job["spec"]["retries"] = 1
+    cluster.create(job)
+
+    job = cluster.wait_for_condition("lesson", "True")
+
+    renders = [e for e in cloudrun.executions.values() if "/jobs/chalkline-render-" in e.name]
+    assert [len(e.run.tasks) for e in renders] == [2, 1], "the retry ran only the failed scene"
+    assert len(pids(log, "One")) == 1, "the scene that succeeded was not rendered again"
+    assert len(pids(log, "Two")) == 1, "the failed scene ran once, in the retry"
+    two = next(t for t in job["status"]["tasks"] if t["scene"] == "Two")
+    assert (two["state"], two["attempts"]) == ("Succeeded", 2)
+    assert ("Warning", "RetryingTasks") in reasons_posted(cluster, "lesson", "Succeeded")
+    assert frames_in(bucket, job["status"]["videoUri"], tmp_path) == sum(FRAMES.values())
