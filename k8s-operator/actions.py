@@ -45,4 +45,17 @@ class Emit:
     message: str
 
 
-Action = StageScript | LaunchRender | LaunchStitch | Cancel | Emit
+@dataclass(frozen=True)
+class SignVideoUrl:
+    """Sign an HTTPS link to the published video, valid ``seconds``, into status.
+
+    Only the controller holds the credentials that sign, so the reconciler
+    asks for it; when the storage cannot sign, the controller says why in a
+    Warning Event and the job stays succeeded.
+    """
+
+    uri: str
+    seconds: int
+
+
+Action = StageScript | LaunchRender | LaunchStitch | Cancel | Emit | SignVideoUrl

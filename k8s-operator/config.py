@@ -40,6 +40,12 @@ class OperatorConfig:
     cloudrun_command: tuple[str, ...] = ("chalkline",)
     #: Seconds between two Admin API reads of one execution (the API's read quota).
     cloudrun_poll_interval: float = 5.0
+    #: Seconds a signed link to a finished video stays valid; 0: no link.
+    signed_url_seconds: int = 0
+
+
+#: The longest a Cloud Storage V4 signed URL may be valid: 7 days.
+MAX_SIGNED_URL_SECONDS = 7 * 24 * 3600
 
 
 #: YAML / environment names for each field.
@@ -55,6 +61,7 @@ KEYS = {
     "cloudrunServiceAccount": "CHALKLINE_CLOUDRUN_SERVICE_ACCOUNT",
     "cloudrunCommand": "CHALKLINE_CLOUDRUN_COMMAND",
     "cloudrunPollInterval": "CHALKLINE_CLOUDRUN_POLL_INTERVAL",
+    "signedUrlSeconds": "CHALKLINE_SIGNED_URL_SECONDS",
 }
 _FIELD_OF = {
     "backend": "backend",
@@ -68,6 +75,7 @@ _FIELD_OF = {
     "cloudrunServiceAccount": "cloudrun_service_account",
     "cloudrunCommand": "cloudrun_command",
     "cloudrunPollInterval": "cloudrun_poll_interval",
+    "signedUrlSeconds": "signed_url_seconds",
 }
 
 
@@ -117,13 +125,19 @@ def _build(values: dict[str, Any], where: str) -> OperatorConfig:
         raise InvalidSpec(f"{where}: workers must be >= 1 and pollInterval > 0")
     if config.cloudrun_poll_interval < 0 or not config.cloudrun_command:
         raise InvalidSpec(f"{where}: cloudrunPollInterval must be >= 0 and cloudrunCommand set")
+    if not 0 <= config.signed_url_seconds <= MAX_SIGNED_URL_SECONDS:
+        raise InvalidSpec(
+            f"{where}: signedUrlSeconds = {config.signed_url_seconds} is out of range",
+            hint=f"0 turns signed links off; at most {MAX_SIGNED_URL_SECONDS} (7 days), "
+            "the longest Cloud Storage lets a V4 signed URL live",
+        )
     return config
 
 
 def _convert(name: str, value: Any) -> Any:
     if name in ("cache_dir", "tiers"):
         return Path(value)
-    if name == "workers":
+    if name in ("workers", "signed_url_seconds"):
         return int(value)
     if name in ("poll_interval", "cloudrun_poll_interval"):
         return float(value)

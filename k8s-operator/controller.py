@@ -12,13 +12,19 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalkline.errors import ChalklineError, InvalidClip, SourceNotFound
+from chalkline.errors import ChalklineError, SourceNotFound
 from chalkline.executors.base import ExecutionReport, Executor
-from chalkline.operator.actions import Cancel, Emit, LaunchRender, LaunchStitch, StageScript
+from chalkline.operator.actions import (
+    Cancel,
+    Emit,
+    LaunchRender,
+    LaunchStitch,
+    SignVideoUrl,
+    StageScript,
+)
 from chalkline.operator.layout import JobRef, Layout
 from chalkline.operator.reconciler import (
     FINAL_PHASES,
@@ -27,10 +33,11 @@ from chalkline.operator.reconciler import (
     Observed,
     Settings,
     Status,
+    now_text,
     reconcile,
 )
 from chalkline.spec import RenderJobSpec, parse_spec
-from chalkline.stitcher.probe import probe_clip
+from chalkline.stitcher.probe import probe_clip, probe_stream
 from chalkline.storage.base import Storage
 from chalkline.worker.task import ClipManifest
 
@@ -111,9 +118,38 @@ class Controller:
                 execution["stitch"] = self.executor.launch_stitch(action.key, action.work)
             elif isinstance(action, Cancel):
                 self.executor.cancel(action.handle)
+            elif isinstance(action, SignVideoUrl):
+                status.update(self._sign_video_url(action, emit))
             else:
                 emit(action)
         return status
+
+    def _sign_video_url(self, action: SignVideoUrl, emit: EventSink) -> dict[str, str]:
+        """``videoUrl`` and ``videoUrlExpires``, or nothing and a Warning that says why.
+
+        The video is published when this runs, so nothing here may fail the
+        job: any error becomes the Warning. The expiry is counted from before
+        signing, so the link lives at least until the time written.
+        """
+        signed_at = self.clock()
+        expires = timedelta(seconds=action.seconds)
+        try:
+            url = self.storage.signed_url(action.uri, expires)
+        except Exception as err:  # the render is done; a missing link is only a Warning
+            why = f"signing failed: {err}"
+        else:
+            if url is not None:
+                return {"videoUrl": url, "videoUrlExpires": now_text(signed_at + expires)}
+            why = (
+                "a file:// video has no URL; signedUrlSeconds applies to gs:// outputs"
+                if action.uri.startswith("file://")
+                else "the operator's Google credentials cannot sign (no private key: an "
+                "emulator's anonymous or a user's credentials); run it as a service account "
+                "with iam.serviceAccounts.signBlob on itself (roles/iam.serviceAccountTokenCreator)"
+            )
+        message = f"no signed URL for {action.uri} (status.videoUri still names it): {why}"
+        emit(Emit("Warning", "VideoUrlUnavailable", message))
+        return {}
 
     def clean_up(self, job: JobRef, status: Mapping[str, Any]) -> int:
         """On delete: stop running work and remove intermediates (never the video).
@@ -185,12 +221,19 @@ class Controller:
         return script
 
     def _probe_clips(self, spec: RenderJobSpec) -> tuple[ClipStats, ...]:
+        """Each clip's facts from its headers, read in place, never by downloading it.
+
+        The operator's pod has little disk and clips can be hundreds of MB: a
+        remote clip is read through ranged reads of what FFmpeg asks for.
+        """
         stats = []
         for uri in spec.clips:
             local = self.storage.local_path(uri)
-            if local is None:
-                raise InvalidClip(f"{uri}: only file:// clips can be probed by this operator")
-            info = probe_clip(Path(local))
+            if local is not None:
+                info = probe_clip(local)
+            else:
+                with self.storage.open_read(uri) as stream:
+                    info = probe_stream(stream, uri)
             stats.append(
                 ClipStats(
                     uri,

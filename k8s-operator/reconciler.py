@@ -19,7 +19,15 @@ from typing import Any
 
 from chalkline.errors import ChalklineError, InvalidScript
 from chalkline.executors.base import ExecutionReport, RenderWork, StitchWork, TaskReport
-from chalkline.operator.actions import Action, Cancel, Emit, LaunchRender, LaunchStitch, StageScript
+from chalkline.operator.actions import (
+    Action,
+    Cancel,
+    Emit,
+    LaunchRender,
+    LaunchStitch,
+    SignVideoUrl,
+    StageScript,
+)
 from chalkline.operator.conditions import SUCCEEDED, set_condition
 from chalkline.operator.layout import JobRef, Layout, script_hash
 from chalkline.scenes import discover_scenes, select_scenes
@@ -84,6 +92,8 @@ class Settings:
 
     storage_root: str
     tier_table: TierTable = field(default_factory=load_tier_table)
+    #: Sign a link to the finished video valid this long (0: do not).
+    signed_url_seconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -130,8 +140,11 @@ class _Step:
             startTime=self.now,
             completionTime=None,
             videoUri=None,
+            videoUrl=None,
+            videoUrlExpires=None,
             stitch=None,
             estimatedCost=None,
+            cost=None,
             tasks=[],
             progress=None,
             execution={"generation": self.job.generation, "attempt": 0},
@@ -186,9 +199,9 @@ class _Step:
 
     def follow_render(self) -> None:
         spec = parse_spec(self.observed.spec)
-        if self._deadline_passed(spec):
-            return
         report = self.observed.render
+        if self._deadline_passed(spec, report):
+            return
         execution = self.status.get("execution") or {}
         if report is None or report.phase == "Unknown":
             self._relaunch_lost(spec, report)
@@ -203,12 +216,16 @@ class _Step:
         failed = [t for t in self.status["tasks"] if t["state"] == "Failed"]
         attempt = int(execution.get("attempt", 0))
         if failed and attempt >= spec.retries:
+            self._add_usage(report)
             self.actions.append(Cancel(report.handle))
             first = failed[0]
             self._fail("RenderFailed", first.get("message") or f"scene {first['scene']!r} failed")
             return
-        if not report.finished:
-            return
+        rendered = all(t["state"] == "Succeeded" for t in self.status["tasks"])
+        if not report.finished or not (failed or report.phase == "Cancelled" or rendered):
+            return  # running; or ended with tasks still open (a backend's quirk): look again
+        # Every branch below moves past this execution, so its usage is added once.
+        self._add_usage(report)
         if failed:
             self._emit(
                 "Warning",
@@ -218,7 +235,7 @@ class _Step:
             self._launch_render(spec, failed, attempt=attempt + 1)
         elif report.phase == "Cancelled":
             self._fail("Cancelled", "the render execution was cancelled outside the operator")
-        elif all(t["state"] == "Succeeded" for t in self.status["tasks"]):
+        else:
             self._begin_stitch(spec)
 
     def _relaunch_lost(self, spec: RenderJobSpec, report: ExecutionReport | None) -> None:
@@ -371,9 +388,9 @@ class _Step:
 
     def follow_stitch(self) -> None:
         spec = parse_spec(self.observed.spec)
-        if self._deadline_passed(spec):
-            return
         report = self.observed.stitch
+        if self._deadline_passed(spec, report):
+            return
         if report is None or report.phase == "Unknown":
             execution = self.status.setdefault("execution", {})
             if report is not None:
@@ -382,6 +399,8 @@ class _Step:
             return
         if report.phase == "Running":
             return
+        # Succeeded, failed or escalated: every way on leaves this execution behind.
+        self._add_usage(report)
         if report.phase == "Succeeded":
             self._succeed(spec, report)
         elif not self._escalate_stitch(spec, report):
@@ -433,16 +452,23 @@ class _Step:
         )
         self._condition("True", "Stitched", message)
         self._emit("Normal", "Succeeded", message)
+        if self.settings.signed_url_seconds:
+            self.actions.append(SignVideoUrl(output, self.settings.signed_url_seconds))
 
     # --- shared ------------------------------------------------------------------
 
-    def _deadline_passed(self, spec: RenderJobSpec) -> bool:
+    def _deadline_passed(self, spec: RenderJobSpec, current: ExecutionReport | None) -> bool:
+        """Past spec.timeoutSeconds: cancel, fail, and count what ``current`` used so far.
+
+        ``current`` is this phase's execution, which no earlier pass has counted.
+        """
         start = self.status.get("startTime")
         if spec.timeout_seconds is None or not start:
             return False
         started = datetime.strptime(start, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         if (self.observed.now - started).total_seconds() <= spec.timeout_seconds:
             return False
+        self._add_usage(current)
         self._cancel_running()
         self._fail(
             "DeadlineExceeded",
@@ -458,6 +484,25 @@ class _Step:
             report = reports[kind]
             if handle and (report is None or not report.finished):
                 self.actions.append(Cancel(handle))
+
+    def _add_usage(self, report: ExecutionReport | None) -> None:
+        """Add what an execution used to ``status.cost`` and price the total.
+
+        Called exactly where the reconciler leaves an execution behind (it
+        retries, stitches, escalates, succeeds or fails), so each execution
+        counts once: the next pass follows another execution, or none. The
+        total lives in status only, so a pass whose status write failed is
+        recomputed from the old total. Prices are the tier table's, applied to
+        the whole total, so ``usd`` always matches ``cpuSeconds`` and ``gibSeconds``.
+        """
+        if report is None or report.usage is None:
+            return
+        cost = self.status.get("cost") or {}
+        cpu = round(float(cost.get("cpuSeconds", 0)) + report.usage.cpu_seconds, 3)
+        gib = round(float(cost.get("gibSeconds", 0)) + report.usage.gib_seconds, 3)
+        prices = self.settings.tier_table.prices
+        usd = cpu * prices.cpu_second_usd + gib * prices.gib_second_usd
+        self.status["cost"] = {"cpuSeconds": cpu, "gibSeconds": gib, "usd": f"{usd:.6f}"}
 
     def _fail(self, reason: str, message: str) -> None:
         self.status.update(phase="Failed", completionTime=self.now)

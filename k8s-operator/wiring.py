@@ -30,7 +30,11 @@ def build_controller(
         executor = cloudrun_executor(config, storage, os.environ if env is None else env)
     else:
         executor = LocalExecutor(storage, config.cache_dir, config.workers)
-    settings = Settings(storage_root=storage.root_uri, tier_table=load_tier_table(config.tiers))
+    settings = Settings(
+        storage_root=storage.root_uri,
+        tier_table=load_tier_table(config.tiers),
+        signed_url_seconds=config.signed_url_seconds,
+    )
     return Controller(executor, storage, settings, read_config_map)
 
 

@@ -8,10 +8,11 @@ whereas the ``imageio-ffmpeg`` wheel ships no ``ffprobe``.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
 
 import av
 
@@ -23,7 +24,12 @@ _AV_TIME_BASE = 1_000_000
 
 @dataclass(frozen=True)
 class ClipInfo:
-    """Facts about one clip that decide how it can be stitched."""
+    """Facts about one clip that decide how it can be stitched.
+
+    ``path`` is the file FFmpeg reads when stitching here. A clip probed from a
+    stream (a gs:// object) has no local file: its ``path`` is only the
+    object's file name, for messages.
+    """
 
     path: Path
     size_bytes: int
@@ -73,15 +79,41 @@ class ClipInfo:
 def probe_clip(path: Path) -> ClipInfo:
     """Read ``path``'s streams; raise a user error when it is not a usable video."""
     _check_readable_file(path)
+    return _probe(str(path), _Clip(str(path), path, path.stat().st_size))
+
+
+def probe_stream(stream: BinaryIO, uri: str) -> ClipInfo:
+    """Read the streams of a clip open as a seekable binary ``stream``, named ``uri`` in errors.
+
+    For clips that are not on this machine (gs:// objects): FFmpeg seeks to
+    and reads only the container headers, so a remote stream fetches a few
+    ranges instead of the whole clip. The size is where the stream ends.
+    """
+    size = stream.seek(0, io.SEEK_END)
+    stream.seek(0)
+    return _probe(stream, _Clip(uri, Path(PurePosixPath(uri).name), size))
+
+
+@dataclass(frozen=True)
+class _Clip:
+    """What a probe knows of a clip besides its streams: its name in messages, path and size."""
+
+    label: str
+    path: Path
+    size_bytes: int
+
+
+def _probe(source: str | BinaryIO, clip: _Clip) -> ClipInfo:
+    """Open ``source`` (a path or a stream) with PyAV and read the clip's facts."""
     try:
-        container = av.open(str(path))
+        container = av.open(source)
     except av.error.FFmpegError as err:
         raise InvalidClip(
-            f"clip {path} is not a video: FFmpeg cannot read it ({err.strerror})",
+            f"clip {clip.label} is not a video: FFmpeg cannot read it ({err.strerror})",
             hint="pass video files such as .mp4 or .mov",
         ) from err
     with container:
-        return _clip_info(path, container)
+        return _clip_info(clip, container)
 
 
 def _check_readable_file(path: Path) -> None:
@@ -97,24 +129,24 @@ def _check_readable_file(path: Path) -> None:
         raise SourceNotFound(f"clip {path} cannot be read: {err.strerror}") from err
 
 
-def _clip_info(path: Path, container: Any) -> ClipInfo:
+def _clip_info(clip: _Clip, container: Any) -> ClipInfo:
     """Combine the first video stream and the first audio stream, if any."""
     if not container.streams.video:
         found = ", ".join(s.type for s in container.streams) or "no streams at all"
         raise InvalidClip(
-            f"clip {path} is not a video: it has no video stream (found {found})",
+            f"clip {clip.label} is not a video: it has no video stream (found {found})",
             hint="stitch inputs must be videos; mux audio-only files onto a video first",
         )
     video = container.streams.video[0]
     audio = container.streams.audio[0] if container.streams.audio else None
-    fps = _frame_rate(path, video)
-    video_duration = _video_duration(path, video, fps)
+    fps = _frame_rate(clip.label, video)
+    video_duration = _video_duration(clip.label, video, fps)
     audio_duration = _stream_seconds(audio) if audio is not None else None
     vcc = video.codec_context
     acc = audio.codec_context if audio is not None else None
     return ClipInfo(
-        path=path,
-        size_bytes=path.stat().st_size,
+        path=clip.path,
+        size_bytes=clip.size_bytes,
         duration=_container_seconds(container, video_duration, audio_duration),
         video_codec=vcc.name,
         width=vcc.width,
@@ -132,7 +164,7 @@ def _clip_info(path: Path, container: Any) -> ClipInfo:
     )
 
 
-def _frame_rate(path: Path, video: Any) -> Fraction:
+def _frame_rate(label: str, video: Any) -> Fraction:
     """The stream's nominal rate when the average agrees with it, else the average.
 
     Manim's clips average 15.003 fps (the last frame's duration is rounded)
@@ -144,18 +176,18 @@ def _frame_rate(path: Path, video: Any) -> Fraction:
         return Fraction(nominal)
     rate = average or nominal
     if not rate:
-        raise InvalidClip(f"clip {path} is not a video: its video stream has no frame rate")
+        raise InvalidClip(f"clip {label} is not a video: its video stream has no frame rate")
     return Fraction(rate)
 
 
-def _video_duration(path: Path, video: Any, fps: Fraction) -> float:
+def _video_duration(label: str, video: Any, fps: Fraction) -> float:
     """Length of the video stream; a still image (no duration) is refused."""
     seconds = _stream_seconds(video)
     if seconds is None and video.frames:
         seconds = float(video.frames / fps)
     if not seconds:
         raise InvalidClip(
-            f"clip {path} is not a video: its video stream has no duration (a still image?)",
+            f"clip {label} is not a video: its video stream has no duration (a still image?)",
             hint="turn a still into a clip first, e.g. with ffmpeg -loop 1 -t 3",
         )
     return seconds

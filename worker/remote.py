@@ -9,17 +9,21 @@ finished finds both objects and does nothing, so retries never re-render.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import posixpath
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from chalkline.errors import InvalidSpec, SourceNotFound
+from chalkline.errors import ChalklineError, InvalidSpec, SourceNotFound
 from chalkline.plans import PlannedScene, RenderPlan, read_render_plan
 from chalkline.storage import Storage, open_storage
 from chalkline.worker.render import render_task
-from chalkline.worker.task import ClipManifest, RenderTask, manifest_uri
+from chalkline.worker.task import ClipManifest, RenderTask, failure_uri, manifest_uri
+
+#: The most of an error a failed task stores (a status message should stay readable).
+MAX_FAILURE_CHARS = 4000
 
 
 def storage_for(uri: str) -> Storage:
@@ -48,6 +52,16 @@ def run_planned_task(plan_uri: str, position: int, scratch: Path) -> ClipManifes
     done = _finished_manifest(storage, planned)
     if done is not None:
         return done
+    try:
+        return _render_planned(storage, plan, plan_uri, planned, scratch)
+    except ChalklineError as err:
+        _leave_failure(storage, planned, err)
+        raise
+
+
+def _render_planned(
+    storage: Storage, plan: RenderPlan, plan_uri: str, planned: PlannedScene, scratch: Path
+) -> ClipManifest:
     script = _fetch_script(storage, plan, plan_uri, scratch)
     task = RenderTask(
         index=planned.index,
@@ -65,6 +79,15 @@ def run_planned_task(plan_uri: str, position: int, scratch: Path) -> ClipManifes
         storage.upload(task.clip_path, planned.clip)
     storage.write_bytes(manifest_uri(planned.clip), manifest.to_json().encode())
     return manifest
+
+
+def _leave_failure(storage: Storage, planned: PlannedScene, err: ChalklineError) -> None:
+    """Store the error beside the clip for the executor to report; never mask ``err``."""
+    text = str(err)
+    if len(text) > MAX_FAILURE_CHARS:
+        text = "..." + text[-MAX_FAILURE_CHARS:]  # a traceback's end says the most
+    with contextlib.suppress(ChalklineError, OSError):
+        storage.write_bytes(failure_uri(planned.clip), text.encode())
 
 
 def _finished_manifest(storage: Storage, planned: PlannedScene) -> ClipManifest | None:

@@ -91,6 +91,16 @@ def manifest_uri(clip_uri: str) -> str:
     return posixpath.splitext(clip_uri)[0] + ".json"
 
 
+def failure_uri(clip_uri: str) -> str:
+    """Where a remote task that failed leaves its error, beside the clip (plain text).
+
+    Cloud Run tells the executor only an exit code; the worker's own message
+    (the scene's traceback tail) is what a user needs, so it is stored here.
+    Plain text, not ``.json``, so nothing mistakes it for a manifest.
+    """
+    return posixpath.splitext(clip_uri)[0] + ".failure.txt"
+
+
 def default_media_dir(cache_root: Path, script: Path, scene: str, quality: str) -> Path:
     """Manim's media folder for one scene of one script, stable across runs.
 

@@ -56,8 +56,24 @@ class TaskReport:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """What an execution consumed, in the units Cloud Run bills: vCPU- and GiB-seconds.
+
+    Each task contributes its run time times its container's CPU and memory
+    limits. The reconciler adds it up in ``status.cost`` and prices it.
+    """
+
+    cpu_seconds: float
+    gib_seconds: float
+
+
+@dataclass(frozen=True)
 class ExecutionReport:
-    """What an executor knows about one execution right now."""
+    """What an executor knows about one execution right now.
+
+    ``usage`` is what the execution has consumed so far, or None when the
+    executor cannot tell (or nobody bills it, as on this machine).
+    """
 
     handle: str
     phase: ExecutionPhase
@@ -65,6 +81,7 @@ class ExecutionReport:
     message: str = ""
     reason: str = ""
     details: dict[str, str] = field(default_factory=dict)
+    usage: Usage | None = None
 
     @property
     def finished(self) -> bool:

@@ -27,18 +27,20 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from google.api_core import exceptions as api
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import run_v2
 
-from chalkline.errors import InvalidSpec
+from chalkline.errors import ChalklineError, InvalidSpec
 from chalkline.executors.base import (
     ExecutionPhase,
     ExecutionReport,
@@ -46,8 +48,14 @@ from chalkline.executors.base import (
     StitchWork,
     TaskPhase,
     TaskReport,
+    Usage,
 )
-from chalkline.executors.cloudrun_jobs import CloudRunConfig, desired_jobs, fields_that_differ
+from chalkline.executors.cloudrun_jobs import (
+    CloudRunConfig,
+    Resources,
+    desired_jobs,
+    fields_that_differ,
+)
 from chalkline.plans import (
     PlannedScene,
     RenderPlan,
@@ -57,12 +65,14 @@ from chalkline.plans import (
     write_plan,
 )
 from chalkline.storage.base import Storage
-from chalkline.worker.task import ClipManifest, manifest_uri
+from chalkline.worker.task import ClipManifest, failure_uri, manifest_uri
 
 PLAN_ENV = "CHALKLINE_PLAN"
 KEY_ENV = "CHALKLINE_KEY"
 MAX_POLL_INTERVAL_S = 300.0
 OPERATION_TIMEOUT_S = 120.0
+#: Cloud Run bills a task's instance time in steps of 100 ms, rounded up.
+BILLING_STEP_S = 0.1
 logger = logging.getLogger(__name__)
 
 _Condition = run_v2.Condition
@@ -263,15 +273,16 @@ class CloudRunExecutor:
         plan = self._plan(handle, _env(execution).get(PLAN_ENV, ""))
         completed = _completed(execution.conditions)
         message = completed.message if completed is not None and phase == "Failed" else ""
+        usage = _usage(execution, tasks, datetime.now(UTC))
         if isinstance(plan, StitchOrder):
-            return self._stitch_report(handle, phase, message, plan, tasks)
+            return replace(self._stitch_report(handle, phase, message, plan, tasks), usage=usage)
         by_index = {task.index: task for task in tasks}
         reports = tuple(
             self._task_report(handle, position, planned, by_index.get(position))
             for position, planned in enumerate(plan.tasks)
         )
         reason = "RenderFailed" if phase == "Failed" else ""
-        return ExecutionReport(handle, phase, reports, message=message, reason=reason)
+        return ExecutionReport(handle, phase, reports, message=message, reason=reason, usage=usage)
 
     def _task_report(
         self, handle: str, position: int, planned: PlannedScene, task: run_v2.Task | None
@@ -281,7 +292,8 @@ class CloudRunExecutor:
         phase = _task_phase(task)
         seconds = _seconds(task)
         if phase == "Failed":
-            return TaskReport(planned.index, phase, seconds, _task_message(task))
+            message = _task_message(task, self._failure(planned.clip))
+            return TaskReport(planned.index, phase, seconds, message)
         if phase != "Succeeded":
             return TaskReport(planned.index, phase, seconds)
         manifest = self._manifest(handle, position, planned.clip)
@@ -329,6 +341,13 @@ class CloudRunExecutor:
         with self._lock:
             self._plans[handle] = plan
         return plan
+
+    def _failure(self, clip: str) -> str:
+        """What the worker said when it failed (Cloud Run knows only the exit code), or ""."""
+        try:
+            return self.storage.read_bytes(failure_uri(clip)).decode(errors="replace").strip()
+        except ChalklineError:
+            return ""  # killed before it could say anything, or not a chalkline worker
 
     def _manifest(self, handle: str, position: int, clip: str) -> ClipManifest | None:
         with self._lock:
@@ -414,9 +433,10 @@ def _task_phase(task: run_v2.Task) -> TaskPhase:
     return "Running" if task.start_time else "Pending"
 
 
-def _task_message(task: run_v2.Task) -> str:
+def _task_message(task: run_v2.Task, said: str = "") -> str:
+    """The worker's own error when it left one, else Cloud Run's; and how the task ended."""
     result = task.last_attempt_result
-    message = result.status.message or "the task failed"
+    message = said or result.status.message or "the task failed"
     return f"{message} (exit code {result.exit_code}, {task.retried} retries)"
 
 
@@ -428,6 +448,47 @@ def _death(task: run_v2.Task) -> str:
     if "timeout" in message or "timed out" in message:
         return "TimedOut"
     return ""
+
+
+def _usage(execution: run_v2.Execution, tasks: list[run_v2.Task], now: datetime) -> Usage | None:
+    """The vCPU- and GiB-seconds the execution's tasks were billed for, as far as the API shows.
+
+    Cloud Run bills a job task for the time its instance runs, rounded up to
+    100 ms, at its container's CPU and memory limits (read from the task, else
+    from the execution's template: what the execution ran with, even if the
+    Job changed since). The Task resource shows one start and one completion
+    time, so the figure is an estimate:
+
+    - a retried task's earlier attempts are not visible in the Task resource:
+      depending on which attempt its ``start_time`` names, they are missed, or
+      counted together with the pause between attempts;
+    - a task still running counts up to ``now``: an execution that is
+      abandoned (cancelled after a scene failed, or at the deadline) is never
+      observed again, and this is the last word on it;
+    - instance start-up before the container runs is not shown, so not counted.
+
+    None when a container's limits cannot be read, rather than a wrong figure.
+    """
+    cpu_seconds = gib_seconds = 0.0
+    for task in tasks:
+        containers = task.containers or execution.template.containers
+        resources = Resources.of(containers[0]) if containers else None
+        if resources is None:
+            return None
+        seconds = _billed_seconds(task, now)
+        cpu_seconds += seconds * resources.vcpus
+        gib_seconds += seconds * resources.gib
+    return Usage(round(cpu_seconds, 3), round(gib_seconds, 3))
+
+
+def _billed_seconds(task: run_v2.Task, now: datetime) -> float:
+    """Start to completion (or ``now``), rounded up to Cloud Run's 100 ms billing step."""
+    if not task.start_time:
+        return 0.0
+    end = task.completion_time or now
+    seconds = max(0.0, float((end - task.start_time).total_seconds()))
+    # round() first: 0.3 s must stay 3 steps, not become 4 through 3.0000000004.
+    return math.ceil(round(seconds / BILLING_STEP_S, 6)) * BILLING_STEP_S
 
 
 def _seconds(task: run_v2.Task) -> float:

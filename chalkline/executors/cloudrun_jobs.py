@@ -10,6 +10,7 @@ quality (``chalkline-render-<quality>``) and one stitch Job per tier
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 from google.cloud import run_v2
 
 from chalkline.errors import InvalidSpec
-from chalkline.stitcher.quantities import parse_cpu, parse_memory_gib
+from chalkline.stitcher.quantities import format_cpu, parse_cpu, parse_memory_gib
 from chalkline.stitcher.tier_table import load_tier_table
 
 ENDPOINT_ENV = "CHALKLINE_CLOUDRUN_ENDPOINT"
@@ -44,9 +45,32 @@ class Resources:
     cpu: str
     memory: str
 
+    @classmethod
+    def of(cls, container: run_v2.Container) -> Resources | None:
+        """The limits a container reports, or None unless both are there as quantities.
+
+        A cost computed from a guessed size would look exact; None says "cannot tell".
+        """
+        limits = container.resources.limits
+        found = cls(limits.get("cpu", ""), limits.get("memory", ""))
+        with contextlib.suppress(InvalidSpec):
+            if found.vcpus and found.gib:  # both parse; the parsers refuse zero
+                return found
+        return None
+
+    @property
+    def vcpus(self) -> float:
+        """``cpu`` as a number of vCPUs: ``"2"`` -> 2.0, ``"500m"`` -> 0.5."""
+        return parse_cpu(self.cpu)
+
+    @property
+    def gib(self) -> float:
+        """``memory`` in GiB: ``"4Gi"`` -> 4.0, ``"512Mi"`` -> 0.5."""
+        return parse_memory_gib(self.memory)
+
     def check(self, what: str) -> None:
         """Refuse a combination Cloud Run would reject, before any Job is written."""
-        cpu, memory = parse_cpu(self.cpu), parse_memory_gib(self.memory)
+        cpu, memory = self.vcpus, self.gib
         if cpu not in CPU_MEMORY_GIB:
             raise InvalidSpec(
                 f"{what}: Cloud Run jobs take 1, 2, 4, 6 or 8 vCPUs, not {self.cpu!r}",
@@ -149,7 +173,7 @@ def desired_jobs(config: CloudRunConfig) -> dict[str, run_v2.Job]:
             config, resources, config.render_args, config.task_timeout_s, config.max_retries
         )
     for tier in load_tier_table(config.tier_table).tiers:
-        resources = Resources(_cpu_quantity(tier.cpu), tier.memory)
+        resources = Resources(format_cpu(float(tier.cpu)), tier.memory)
         resources.check(f"stitch tier {tier.name!r}")
         # A stitch that fails is retried by the reconciler, one tier up: not here.
         jobs[config.stitch_job_name(tier.name)] = _job(
@@ -226,7 +250,3 @@ def fields_that_differ(desired: run_v2.Job, actual: run_v2.Job) -> list[str]:
     if not want["service_account"]:
         del want["service_account"], have["service_account"]
     return [name for name in want if want[name] != have[name]]
-
-
-def _cpu_quantity(cpu: float) -> str:
-    return str(int(cpu)) if float(cpu).is_integer() else f"{int(cpu * 1000)}m"

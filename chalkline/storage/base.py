@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 
 class Storage(Protocol):
@@ -22,6 +24,15 @@ class Storage(Protocol):
 
     def read_bytes(self, uri: str) -> bytes: ...
 
+    def open_read(self, uri: str) -> AbstractContextManager[BinaryIO]:
+        """``uri`` as a seekable binary stream that reads only what is asked for.
+
+        For tools that need a few parts of a large object, such as a clip's
+        container headers, without downloading all of it. ``seek(0, 2)``
+        gives the object's size. A missing object raises SourceNotFound.
+        """
+        ...
+
     def upload(self, local: Path, uri: str) -> None: ...
 
     def download(self, uri: str, local: Path) -> None: ...
@@ -38,4 +49,12 @@ class Storage(Protocol):
 
     def local_path(self, uri: str) -> Path | None:
         """The file behind ``uri`` when it is on this machine, so it can be used in place."""
+        ...
+
+    def signed_url(self, uri: str, expires: timedelta) -> str | None:
+        """An HTTPS link that lets anyone holding it read ``uri`` for ``expires``.
+
+        None when this storage cannot make one: a file has no URL, and
+        credentials without a key to sign with (an emulator's) cannot sign.
+        """
         ...

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import quote, unquote, urlparse
 
 from chalkline.errors import InvalidSpec, SourceNotFound
@@ -21,6 +25,21 @@ def path_of(uri: str) -> Path:
 
 def uri_of(path: Path) -> str:
     return "file://" + quote(str(path.resolve()))
+
+
+@contextlib.contextmanager
+def _read_errors(uri: str) -> Iterator[None]:
+    """Turn a failed open or read into a SourceNotFound that names the URI.
+
+    Wraps only the opening or reading itself, so errors of whoever uses the
+    data afterwards keep their own meaning.
+    """
+    try:
+        yield
+    except FileNotFoundError:
+        raise SourceNotFound(f"{uri} does not exist") from None
+    except OSError as err:
+        raise SourceNotFound(f"cannot read {uri}: {err.strerror}") from None
 
 
 @dataclass(frozen=True)
@@ -46,12 +65,16 @@ class FileStorage:
             tmp.write_bytes(data)
 
     def read_bytes(self, uri: str) -> bytes:
-        try:
+        with _read_errors(uri):
             return path_of(uri).read_bytes()
-        except FileNotFoundError:
-            raise SourceNotFound(f"{uri} does not exist") from None
-        except OSError as err:
-            raise SourceNotFound(f"cannot read {uri}: {err.strerror}") from None
+
+    @contextlib.contextmanager
+    def open_read(self, uri: str) -> Iterator[BinaryIO]:
+        """The file itself, opened for reading: a local file is already seekable."""
+        with _read_errors(uri):
+            stream = path_of(uri).open("rb")
+        with stream:
+            yield stream
 
     def upload(self, local: Path, uri: str) -> None:
         path = self._writable(uri)
@@ -86,6 +109,10 @@ class FileStorage:
 
     def local_path(self, uri: str) -> Path | None:
         return path_of(uri)
+
+    def signed_url(self, uri: str, expires: timedelta) -> str | None:
+        """Always None: a file on this machine has no URL to hand out."""
+        return None
 
     def _writable(self, uri: str) -> Path:
         path = path_of(uri)

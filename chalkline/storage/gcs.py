@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 import google_crc32c
 from google.api_core import exceptions as api
@@ -81,6 +81,8 @@ PROJECT_ENV = "CHALKLINE_CLOUDRUN_PROJECT"
 EMULATOR_PROJECT = "test"
 #: Checksum used for every upload and download (the C extension is installed).
 CHECKSUM = "crc32c"
+#: Bytes one ranged GET of :meth:`GcsStorage.open_read` fetches (see there).
+READ_CHUNK_BYTES = 256 * 1024
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
 
@@ -252,6 +254,35 @@ class GcsStorage:
         with _gcs_errors(uri, _READ):
             data = self._blob(uri).download_as_bytes(checksum=CHECKSUM, retry=DEFAULT_RETRY)
         return bytes(data)
+
+    @contextlib.contextmanager
+    def open_read(self, uri: str) -> Iterator[BinaryIO]:
+        """A seekable reader of ``uri`` that fetches only the ranges read, never the whole object.
+
+        Probing a clip reads its container headers: the MP4 ``moov`` box, a
+        few KiB to a few hundred KiB at the head (faststart) or at the tail.
+        Each buffer miss costs one ranged GET of ``READ_CHUNK_BYTES`` (256
+        KiB): big enough that a header needs one to three round trips, small
+        enough that a probe fetches well under a MiB of a clip of hundreds
+        (the client's default, 40 MiB, would download most clips whole).
+
+        The object is looked up first, so a missing one fails here with its
+        URI, and ``seek(0, 2)`` knows the size without another request.
+        Ranges carry no CRC32C (the server knows only the whole object's); a
+        damaged header makes FFmpeg fail, and :meth:`download` checks the rest.
+        """
+        blob = self._stat(uri)
+        if blob is None:
+            folder = uri.rsplit("/", 1)[0]
+            raise SourceNotFound(
+                f"{uri} does not exist",
+                hint=f"check the name; `gcloud storage ls {folder}/` lists what is there",
+            )
+        with (
+            _gcs_errors(uri, _READ),
+            blob.open("rb", chunk_size=READ_CHUNK_BYTES, retry=DEFAULT_RETRY) as reader,
+        ):
+            yield reader
 
     def upload(self, local: Path, uri: str, *, if_generation_match: int | None = None) -> None:
         """Upload the file ``local`` to ``uri`` under a generation precondition."""

@@ -1,22 +1,33 @@
-"""Fixtures for integration tests: small real clips made by FFmpeg, and a GCS emulator
-(fake-gcs-server, see tests/gcs_fake)."""
+"""Fixtures for integration tests: small real clips made by FFmpeg, a GCS emulator
+(fake-gcs-server, see tests/gcs_fake), and `chalkline run -f` on the Cloud Run fake
+(tests/cloudrun_fake)."""
 
 from __future__ import annotations
 
 import itertools
 import os
+import subprocess
+import sys
+import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import av
 import pytest
+import yaml
+from google.cloud.storage.blob import Blob  # type: ignore[import-untyped,unused-ignore]
 
 from chalkline.stitcher.synthetic import make_test_clip
+from chalkline.storage import open_storage
 from chalkline.storage.gcs import EMULATOR_ENV, make_client
 
 if TYPE_CHECKING:
+    from tests.cloudrun_fake import CloudRunFake
     from tests.gcs_fake import running_fake_gcs
 else:
+    from cloudrun_fake import CloudRunFake
     from gcs_fake import running_fake_gcs
 
 
@@ -52,9 +63,14 @@ def make_clip(tmp_path_factory: pytest.TempPathFactory) -> MakeClip:
     return make
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fake_gcs() -> Iterator[str]:
-    """fake-gcs-server for the session; its URL."""
+    """fake-gcs-server for one test module; its URL.
+
+    Not one for the session: a server that outlived its module would be a
+    child of pytest, which tests/e2e's leftover-process check counts when run
+    after it.
+    """
     with running_fake_gcs() as url:
         yield url
 
@@ -74,3 +90,111 @@ def gcs_bucket(fake_gcs: str, monkeypatch: pytest.MonkeyPatch) -> str:
     name = f"chalkline-test-{os.getpid()}-{next(_buckets)}"
     make_client().create_bucket(name)
     return name
+
+
+@pytest.fixture
+def gcs_downloads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the bodies the GCS client downloads in this process, one per request.
+
+    Records at the client (the network boundary) and changes nothing, so a
+    test can show that a reader fetched a few ranges, not whole objects.
+    """
+    sizes: list[int] = []
+    download = Blob.download_as_bytes
+
+    def recording(self: Blob, *args: Any, **kwargs: Any) -> bytes:
+        data: bytes = download(self, *args, **kwargs)
+        sizes.append(len(data))
+        return data
+
+    monkeypatch.setattr(Blob, "download_as_bytes", recording)
+    return sizes
+
+
+@pytest.fixture
+def fake() -> Iterator[CloudRunFake]:
+    """The Cloud Run Admin API fake; the test fails if it leaves threads running."""
+    before = set(threading.enumerate())
+    with CloudRunFake() as server:
+        yield server
+    leftover = [t for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert leftover == [], f"threads left running: {leftover}"
+
+
+@dataclass(frozen=True)
+class CloudRunJobRun:
+    """What one `chalkline run -f` of a RenderJob on the Cloud Run fake did."""
+
+    process: subprocess.CompletedProcess[str]
+    #: The final RenderJob it printed, status included ({} when it printed none).
+    job: dict[str, Any]
+    fake: CloudRunFake
+    scratch: Path
+
+    def executions(self, kind: str) -> int:
+        """How many executions of the ``render`` or ``stitch`` Jobs were started."""
+        return self.fake.count(
+            "POST", rf"/v2/projects/p/locations/r/jobs/chalkline-{kind}-[^/]+:run"
+        )
+
+    def output(self) -> str:
+        """Everything printed, the tasks' logs included, for assertion messages."""
+        return "\n".join(
+            [self.process.stdout, self.process.stderr, *self.fake.task_logs().values()]
+        )
+
+    def video_frames(self) -> int:
+        """The frames of ``status.videoUri``, downloaded and decoded."""
+        uri = self.job["status"]["videoUri"]
+        local = self.scratch / "video.mp4"
+        open_storage(uri.rsplit("/", 1)[0]).download(uri, local)
+        with av.open(str(local)) as container:
+            return sum(1 for _ in container.decode(video=0))
+
+
+RunOnCloudRun = Callable[[dict[str, Any]], CloudRunJobRun]
+
+
+@pytest.fixture
+def run_on_cloudrun(
+    fake: CloudRunFake, gcs_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> RunOnCloudRun:
+    """Return ``run(job)``: ``chalkline run -f`` of the RenderJob ``job`` on Cloud Run.
+
+    The operator config points the Jobs' command at this interpreter, so the
+    fake runs every task's real ``chalkline worker --plan`` / ``chalkline
+    stitch --plan`` as a local process, reading and writing ``gcs_bucket``
+    (the storage root is ``gs://BUCKET/work``) on fake-gcs-server.
+    """
+    # The fake's task processes inherit this process's environment.
+    monkeypatch.setenv("CHALKLINE_CACHE_DIR", str(tmp_path / "cache"))
+    config = tmp_path / "operator.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "cloudrunImage": "example/chalkline:test",
+                "cloudrunCommand": [sys.executable, "-m", "chalkline"],
+                "cloudrunPollInterval": 0.1,
+            }
+        )
+    )
+    env = {
+        **os.environ,
+        "CHALKLINE_CLOUDRUN_ENDPOINT": fake.url,
+        "CHALKLINE_CLOUDRUN_PROJECT": "p",
+        "CHALKLINE_CLOUDRUN_REGION": "r",
+    }
+
+    def run(job: dict[str, Any]) -> CloudRunJobRun:
+        manifest = tmp_path / "job.yaml"
+        manifest.write_text(yaml.safe_dump(job))
+        command = [sys.executable, "-m", "chalkline", "run", "-f", str(manifest), "-o", "yaml"]
+        command += ["--config", str(config), "--storage", f"gs://{gcs_bucket}/work"]
+        process = subprocess.run(
+            command, capture_output=True, text=True, env=env, timeout=120, check=False
+        )
+        start = process.stdout.find("apiVersion:")
+        final = yaml.safe_load(process.stdout[start:]) if start >= 0 else {}
+        return CloudRunJobRun(process, final, fake, tmp_path)
+
+    return run

@@ -9,18 +9,19 @@ and a result), so these tests exercise the executor's contract, not Manim.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from chalkline.executors.base import ExecutionReport, RenderWork, StitchWork
+from chalkline.executors.base import ExecutionReport, RenderWork, StitchWork, Usage
 from chalkline.executors.cloudrun import CloudRunExecutor
 from chalkline.executors.cloudrun_jobs import CloudRunConfig, Resources, desired_jobs
 from chalkline.storage import FileStorage
@@ -59,15 +60,6 @@ PATHS = {
     "create": r"/v2/projects/p/locations/r/jobs",
     "update": r"/v2/projects/p/locations/r/jobs/[^/]+",
 }
-
-
-@pytest.fixture
-def fake() -> Iterator[CloudRunFake]:
-    before = set(threading.enumerate())
-    with CloudRunFake() as server:
-        yield server
-    leftover = [t for t in set(threading.enumerate()) - before if t.is_alive()]
-    assert leftover == [], f"threads left running: {leftover}"
 
 
 @pytest.fixture
@@ -171,6 +163,54 @@ def test_a_render_runs_one_task_per_scene_and_reports_manifests(
     assert [t.manifest.scene for t in report.tasks if t.manifest] == ["Intro", "Proof", "Outro"]
     assert storage.read_bytes(storage.join("job", "clips", "001-Proof.mp4")) == b"clip of Proof"
     assert fake.count("POST", PATHS["run"]) == 1
+
+
+def billed_seconds(fake: CloudRunFake, handle: str) -> float:
+    """Run time of the execution's tasks by the fake's own clock, each rounded up to 100 ms."""
+    total = 0.0
+    for task in fake.executions[handle].run.tasks:
+        assert task.start_time and task.completion_time, task
+        ran = datetime.fromisoformat(task.completion_time) - datetime.fromisoformat(task.start_time)
+        total += math.ceil(round(ran.total_seconds() * 10, 6)) / 10
+    return total
+
+
+def usage_of(report: ExecutionReport) -> tuple[float, float]:
+    assert isinstance(report.usage, Usage), report
+    return report.usage.cpu_seconds, report.usage.gib_seconds
+
+
+def test_a_finished_render_reports_its_usage_from_task_time_and_the_jobs_size(
+    fake: CloudRunFake, storage: FileStorage, config: CloudRunConfig
+) -> None:
+    sized = replace(config, render_resources={"low": Resources("2", "4Gi")})
+    cloudrun = CloudRunExecutor(storage, sized)
+    try:
+        cloudrun.ensure_jobs()
+        handle = cloudrun.launch_render("uid-g1-a0", work(storage, "Intro", "Proof"), 2)
+        report = wait_for(cloudrun, handle, {"Succeeded", "Failed"})
+    finally:
+        cloudrun.close()
+
+    assert report.phase == "Succeeded", report
+    seconds = billed_seconds(fake, handle)
+    assert usage_of(report) == pytest.approx((2 * seconds, 4 * seconds))  # 2 vCPU, 4 GiB
+    assert seconds >= sum(t.seconds for t in report.tasks) > 0  # rounded up, never down
+
+
+def test_a_stitch_reports_its_usage_at_its_tiers_size(
+    fake: CloudRunFake, executor: CloudRunExecutor, storage: FileStorage
+) -> None:
+    clip = storage.join("job", "clips", "0.mp4")
+    storage.write_bytes(clip, b"clip")
+    stitch = StitchWork((clip,), storage.join("job", "video.mp4"), tier="medium")
+
+    handle = executor.launch_stitch("uid-g1-s0", stitch)
+    report = wait_for(executor, handle, {"Succeeded", "Failed"})
+
+    seconds = billed_seconds(fake, handle)
+    assert seconds > 0
+    assert usage_of(report) == pytest.approx((2 * seconds, 4 * seconds))  # medium: 2 vCPU, 4Gi
 
 
 def test_the_same_key_launches_one_execution_even_after_a_restart(

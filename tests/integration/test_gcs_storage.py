@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import os
 import urllib.request
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -25,8 +27,13 @@ from google.cloud import storage  # type: ignore[import-untyped,attr-defined,unu
 from google.oauth2 import service_account
 
 from chalkline.errors import InvalidSpec, SourceNotFound, StorageAccessDenied, StorageConflict
+from chalkline.executors.cloudrun import CloudRunExecutor
+from chalkline.executors.cloudrun_jobs import CloudRunConfig
+from chalkline.operator.actions import Emit, SignVideoUrl
+from chalkline.operator.controller import Controller
+from chalkline.operator.reconciler import Decision, Settings, Status
 from chalkline.storage import open_storage
-from chalkline.storage.gcs import EMULATOR_ENV, GcsStorage, crc32c_of_file
+from chalkline.storage.gcs import EMULATOR_ENV, READ_CHUNK_BYTES, GcsStorage, crc32c_of_file
 
 
 @pytest.fixture
@@ -125,6 +132,27 @@ def test_a_missing_object_is_source_not_found(store: GcsStorage, tmp_path: Path)
     with pytest.raises(SourceNotFound, match=uri):
         store.download(uri, folder / "missing.mp4")
     assert list(folder.iterdir()) == []  # not even a partial file
+    with pytest.raises(SourceNotFound, match=f"{uri} does not exist"), store.open_read(uri):
+        pass
+
+
+def test_open_read_fetches_only_the_ranges_read(
+    store: GcsStorage, gcs_downloads: list[int]
+) -> None:
+    data = os.urandom(8 * READ_CHUNK_BYTES)
+    uri = store.join("clips", "long.mp4")
+    store.write_bytes(uri, data)
+
+    with store.open_read(uri) as stream:
+        assert stream.seek(0, os.SEEK_END) == len(data)  # the size, without a download
+        stream.seek(6 * READ_CHUNK_BYTES + 10)
+        assert stream.read(100) == data[6 * READ_CHUNK_BYTES + 10 :][:100]
+        stream.seek(5)
+        assert stream.read(3) == data[5:8]
+        assert stream.read(4) == data[8:12]  # buffered: no request
+
+    assert len(gcs_downloads) == 2  # one ranged GET per place read
+    assert sum(gcs_downloads) < len(data) / 2
 
 
 def test_a_racing_creator_is_refused_not_overwritten(gcs_bucket: str) -> None:
@@ -202,17 +230,28 @@ def test_a_denied_permission_names_the_bucket_and_the_permission(
         raise api.Forbidden(message)  # type: ignore[no-untyped-call,unused-ignore]
 
     monkeypatch.setattr("google.cloud.storage.blob.Blob.download_as_bytes", denied)
+    monkeypatch.setattr("google.cloud.storage.bucket.Bucket.get_blob", denied)
     uri = store.join("clips", "a.mp4")
 
     with pytest.raises(StorageAccessDenied) as raised:
         store.read_bytes(uri)
+    with (
+        pytest.raises(StorageAccessDenied, match=r"lack storage\.objects\.get"),
+        store.open_read(uri),
+    ):
+        pass
 
     assert f"gs://{store.bucket}" in str(raised.value)
     assert "lack storage.objects.get" in str(raised.value)
     assert "roles/storage.objectAdmin" in str(raised.value)
 
 
-def test_a_service_account_key_signs_a_download_url(store: GcsStorage) -> None:
+def service_account_client() -> Any:
+    """A client with a freshly made service-account key: it signs locally, without network.
+
+    Requests still go to the emulator (STORAGE_EMULATOR_HOST), which ignores
+    the credentials; only signing uses the key.
+    """
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
     credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call,unused-ignore]
@@ -223,8 +262,11 @@ def test_a_service_account_key_signs_a_download_url(store: GcsStorage) -> None:
             "token_uri": "https://oauth2.googleapis.com/token",
         }
     )
-    # Signing is local; only the anonymous store talks to the emulator.
-    signing = GcsStorage(store.bucket, store.prefix, storage.Client("test", credentials))
+    return storage.Client("test", credentials)
+
+
+def test_a_service_account_key_signs_a_download_url(store: GcsStorage) -> None:
+    signing = GcsStorage(store.bucket, store.prefix, service_account_client())
     uri = store.join("videos", "intro.mp4")
     store.write_bytes(uri, b"the final video")
 
@@ -234,3 +276,76 @@ def test_a_service_account_key_signs_a_download_url(store: GcsStorage) -> None:
     assert "X-Goog-Signature=" in url and "X-Goog-Expires=300" in url
     with urllib.request.urlopen(url, timeout=5) as response:  # the emulator ignores the signature
         assert response.read() == b"the final video"
+
+
+# --- the operator writes the signed link into status ------------------------------
+
+NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
+PUBLISHED: Status = {"phase": "Succeeded", "observedGeneration": 1}
+
+
+def apply_signing(storage_: GcsStorage, uri: str, seconds: int) -> tuple[Status, list[Emit]]:
+    """The status and Events the controller writes when the reconciler asks for a link."""
+    # A real executor that is never called: signing is the storage's business.
+    unused = CloudRunConfig(project="p", region="r", image="unused", endpoint="http://127.0.0.1:9")
+    executor = CloudRunExecutor(storage_, unused)
+    events: list[Emit] = []
+    try:
+        controller = Controller(
+            executor,
+            storage_,
+            Settings(storage_root=storage_.root_uri, signed_url_seconds=seconds),
+            read_config_map=lambda namespace, name: None,
+            clock=lambda: NOW,
+        )
+        decision = Decision(dict(PUBLISHED, videoUri=uri), (SignVideoUrl(uri, seconds),))
+        return controller.apply(decision, events.append), events
+    finally:
+        executor.close()
+
+
+def test_the_controller_writes_a_signed_link_and_its_expiry_into_status(store: GcsStorage) -> None:
+    uri = store.join("videos", "intro.mp4")
+    store.write_bytes(uri, b"the final video")
+    signing = GcsStorage(store.bucket, store.prefix, service_account_client())
+
+    status, events = apply_signing(signing, uri, 600)
+
+    assert events == []
+    assert status["phase"] == "Succeeded"
+    assert status["videoUrlExpires"] == "2025-01-01T12:10:00Z"
+    link = urlsplit(status["videoUrl"])
+    query = parse_qs(link.query)
+    assert link.path.endswith(f"/{store.bucket}/root/videos/intro.mp4")
+    assert query["X-Goog-Expires"] == ["600"]
+    assert query["X-Goog-Credential"][0].startswith("renderer@test.iam.gserviceaccount.com/")
+    assert len(query["X-Goog-Signature"][0]) == 512  # RSA-2048, hex
+    with urllib.request.urlopen(status["videoUrl"], timeout=5) as response:
+        assert response.read() == b"the final video"
+
+
+def test_credentials_that_cannot_sign_leave_a_warning_not_a_failure(store: GcsStorage) -> None:
+    uri = store.join("videos", "intro.mp4")
+
+    status, events = apply_signing(store, uri, 600)  # the emulator's anonymous credentials
+
+    assert status["phase"] == "Succeeded"
+    assert "videoUrl" not in status and "videoUrlExpires" not in status
+    [event] = events
+    assert (event.type, event.reason) == ("Warning", "VideoUrlUnavailable")
+    assert uri in event.message
+    assert "cannot sign" in event.message
+    assert "iam.serviceAccounts.signBlob on itself" in event.message
+
+
+def test_a_signing_error_leaves_a_warning_not_a_failure(store: GcsStorage) -> None:
+    signing = GcsStorage(store.bucket, store.prefix, service_account_client())
+    uri = store.join("videos", "intro.mp4")
+
+    # Past the 7 days Cloud Storage allows (the config refuses it; the client would too).
+    status, events = apply_signing(signing, uri, 8 * 24 * 3600)
+
+    assert status["phase"] == "Succeeded" and "videoUrl" not in status
+    [event] = events
+    assert (event.type, event.reason) == ("Warning", "VideoUrlUnavailable")
+    assert "signing failed" in event.message and "604800" in event.message

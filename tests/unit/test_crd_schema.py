@@ -380,9 +380,13 @@ SUCCEEDED: Obj = {
     ],
     "stitch": {"tier": "small", "cpu": "1", "memory": "2Gi", "mode": "copy", "timeoutSeconds": 600},
     "videoUri": "gs://videos/intro.mp4",
+    "videoUrl": "https://storage.googleapis.com/videos/intro.mp4?X-Goog-Algorithm=GOOG4-RSA-SHA256"
+    "&X-Goog-Expires=3600&X-Goog-Signature=0a1b",
+    "videoUrlExpires": "2025-01-01T13:00:41Z",
     "startTime": "2025-01-01T12:00:00Z",
     "completionTime": "2025-01-01T12:00:41Z",
     "estimatedCost": "0.0123",
+    "cost": {"cpuSeconds": 61.4, "gibSeconds": 122.8, "usd": "0.001781"},
     "execution": {
         "generation": 2,
         "script": "3f2a9c0d1e4b",
@@ -411,6 +415,20 @@ def test_the_status_of_a_finished_job_is_admitted() -> None:
         pytest.param(finished(phase="Done"), id="unknown phase"),
         pytest.param(finished(progress="two of five"), id="progress not N/M"),
         pytest.param(finished(estimatedCost="$0.01"), id="cost with a currency sign"),
+        pytest.param(
+            finished(cost={"cpuSeconds": 1, "gibSeconds": 2, "usd": 0.1}), id="usd not a string"
+        ),
+        pytest.param(
+            finished(cost={"cpuSeconds": -1, "gibSeconds": 2, "usd": "0.1"}),
+            id="negative cpu seconds",
+        ),
+        pytest.param(finished(cost={"cpuSeconds": 1, "usd": "0.1"}), id="cost without gibSeconds"),
+        pytest.param(
+            finished(cost={"cpuSeconds": 1, "gibSeconds": 2, "usd": "0.1", "eur": "0.09"}),
+            id="unknown cost field",
+        ),
+        pytest.param(finished(videoUrl="gs://videos/intro.mp4"), id="video URL not HTTP"),
+        pytest.param(finished(videoUrlExpires="in an hour"), id="URL expiry not RFC 3339"),
         pytest.param(finished(startTime="yesterday"), id="time not RFC 3339"),
         pytest.param(finished(stitch={"tier": "Small"}), id="tier not a tier name"),
         pytest.param(finished(execution={"render": "x", "pid": 7}), id="unknown execution field"),

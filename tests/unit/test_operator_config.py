@@ -49,3 +49,29 @@ def test_bad_values_are_named(overrides: dict[str, object], message: str) -> Non
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(InvalidSpec, match="cannot read operator config"):
         load_config(tmp_path / "nope.yaml", {}, env={})
+
+
+def test_signed_links_are_off_unless_asked_for(tmp_path: Path) -> None:
+    assert load_config(None, {}, env={}).signed_url_seconds == 0
+    file = tmp_path / "operator.yaml"
+    file.write_text("signedUrlSeconds: 3600\n")
+    assert load_config(file, {}, env={}).signed_url_seconds == 3600
+    env = {"CHALKLINE_SIGNED_URL_SECONDS": "86400"}
+    assert load_config(file, {}, env=env).signed_url_seconds == 86400
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            604801,
+            "signedUrlSeconds = 604801 is out of range\n  hint: .*at most 604800 \\(7 days\\)",
+        ),
+        (-1, "signedUrlSeconds = -1 is out of range"),
+        ("an hour", "signedUrlSeconds = 'an hour' is not a valid int"),
+    ],
+)
+def test_a_signed_link_lives_at_most_seven_days(value: object, message: str) -> None:
+    with pytest.raises(InvalidSpec, match=message):
+        load_config(None, {"signedUrlSeconds": value}, env={})
+    load_config(None, {"signedUrlSeconds": 604800}, env={})  # the V4 maximum itself is fine

@@ -22,8 +22,16 @@ from typing import Any
 import pytest
 
 from chalkline.errors import ChalklineError, InvalidClip, SourceNotFound
-from chalkline.executors.base import ExecutionPhase, ExecutionReport, TaskPhase, TaskReport
-from chalkline.operator.actions import Action, Cancel, Emit, LaunchRender, LaunchStitch, StageScript
+from chalkline.executors.base import ExecutionPhase, ExecutionReport, TaskPhase, TaskReport, Usage
+from chalkline.operator.actions import (
+    Action,
+    Cancel,
+    Emit,
+    LaunchRender,
+    LaunchStitch,
+    SignVideoUrl,
+    StageScript,
+)
 from chalkline.operator.layout import JobRef, Layout, script_hash
 from chalkline.operator.reconciler import (
     ClipStats,
@@ -33,6 +41,8 @@ from chalkline.operator.reconciler import (
     Status,
     reconcile,
 )
+from chalkline.stitcher.tier_table import load_tier_table
+from chalkline.stitcher.tiers import Prices
 from chalkline.worker.task import ClipManifest
 
 # --- builders ---------------------------------------------------------------
@@ -180,6 +190,8 @@ def summary(action: Action) -> str:
         return f"LaunchStitch {len(action.work.clip_uris)} clip(s)"
     if isinstance(action, Cancel):
         return f"Cancel {action.handle}"
+    if isinstance(action, SignVideoUrl):
+        return f"SignVideoUrl {action.seconds} s"
     assert isinstance(action, StageScript)
     return "StageScript"
 
@@ -1053,3 +1065,198 @@ def test_a_stitch_timeout_on_the_largest_tier_fails_at_once() -> None:
     )
     assert decision.status["phase"] == "Failed"
     assert decision.status["conditions"][-1]["reason"] == "StitchTimedOut"
+
+
+# --- cost: what the executions used, each counted once ---------------------------
+
+#: With spec.retries 2: render-1 fails Outro, render-2 renders it, stitch-1 joins both.
+FIRST_TRY = report(
+    "render-1",
+    "Failed",
+    task(0, "Succeeded"),
+    task(1, "Failed", TRACEBACK),
+    usage=Usage(10.0, 20.0),
+)
+SECOND_TRY = report("render-2", "Succeeded", task(1, "Succeeded"), usage=Usage(4.0, 8.0))
+RETRYING = recorded(
+    step(observe(RETRIES_2, rendering(RETRIES_2), render=FIRST_TRY, stored=stored("Title"))),
+    render="render-2",
+)
+JOINING = recorded(step(observe(RETRIES_2, RETRYING, render=SECOND_TRY, stored=stored(*BOTH))))
+JOINED = replace(STITCH_DONE, usage=Usage(1.0, 2.0))
+PAID_G1 = step(observe(RETRIES_2, JOINING, render=SECOND_TRY, stitch=JOINED)).status
+
+COST = {
+    "a failed render counts when it is retried": (
+        observe(RETRIES_2, rendering(RETRIES_2), render=FIRST_TRY, stored=stored("Title")),
+        (10.0, 20.0),
+    ),
+    "the retry adds to it when the stitch starts": (
+        observe(RETRIES_2, RETRYING, render=SECOND_TRY, stored=stored(*BOTH)),
+        (14.0, 28.0),
+    ),
+    "the finished render, seen again while stitching, is not counted again": (
+        observe(
+            RETRIES_2,
+            JOINING,
+            render=SECOND_TRY,
+            stitch=report("stitch-1", "Running", usage=Usage(0.5, 1.0)),
+        ),
+        (14.0, 28.0),
+    ),
+    "the stitch adds to it when the video is published": (
+        observe(RETRIES_2, JOINING, render=SECOND_TRY, stitch=JOINED),
+        (15.0, 30.0),
+    ),
+    "a running render is not counted yet": (
+        observe(
+            spec(),
+            rendering(),
+            render=report("render-1", "Running", task(0, "Running"), usage=Usage(3.0, 6.0)),
+        ),
+        None,
+    ),
+    "an execution that ended with a scene still open is not counted while it waits": (
+        observe(
+            spec(),
+            rendering(),
+            render=report("render-1", "Succeeded", task(0, "Succeeded"), usage=Usage(3.0, 6.0)),
+            stored=stored("Title"),
+        ),
+        None,
+    ),
+    "a failed render cancelled with no retries left counts": (
+        observe(
+            spec(),
+            rendering(),
+            render=report(
+                "render-1",
+                "Running",
+                task(0, "Running"),
+                task(1, "Failed", TRACEBACK),
+                usage=Usage(6.0, 12.0),
+            ),
+        ),
+        (6.0, 12.0),
+    ),
+    "a render cancelled outside the operator counts": (
+        observe(
+            spec(),
+            rendering(),
+            render=report("render-1", "Cancelled", task(0, "Cancelled"), usage=Usage(1.5, 3.0)),
+        ),
+        (1.5, 3.0),
+    ),
+    "a failed stitch counts": (
+        observe(
+            spec(),
+            stitching(),
+            render=ALL_DONE,
+            stitch=replace(STITCH_FAILED, usage=Usage(2.0, 4.0)),
+        ),
+        (2.0, 4.0),
+    ),
+    "a stitch out of memory counts before it is retried one tier up": (
+        observe(
+            spec(),
+            stitching(),
+            render=ALL_DONE,
+            stitch=replace(STITCH_OOM, usage=Usage(2.0, 4.0)),
+            stored=BOTH_STORED,
+        ),
+        (2.0, 4.0),
+    ),
+    "past the deadline, what the cancelled render used so far counts": (
+        observe(
+            TIMEOUT_60,
+            rendering(TIMEOUT_60),
+            now=at(61),
+            render=report("render-1", "Running", usage=Usage(120.0, 240.0)),
+        ),
+        (120.0, 240.0),
+    ),
+    "an executor that cannot tell (local) adds nothing": (
+        observe(spec(), stitching(), render=ALL_DONE, stitch=STITCH_DONE, stored=BOTH_STORED),
+        None,
+    ),
+    "a new generation starts from nothing": (
+        observe(spec(quality="medium"), PAID_G1, generation=2),
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize(("observed", "total"), COST.values(), ids=COST.keys())
+def test_cost(observed: Observed, total: tuple[float, float] | None) -> None:
+    cost = step(observed).status.get("cost")
+    if total is None:
+        assert cost is None
+        return
+    prices = SETTINGS.tier_table.prices
+    usd = total[0] * prices.cpu_second_usd + total[1] * prices.gib_second_usd
+    assert cost == {"cpuSeconds": total[0], "gibSeconds": total[1], "usd": f"{usd:.6f}"}
+
+
+def test_the_whole_run_is_paid_once_at_the_configured_prices() -> None:
+    cheap = replace(
+        load_tier_table(), prices=Prices(cpu_second_usd=0.00001, gib_second_usd=0.000001)
+    )
+    settings = Settings(storage_root=ROOT, tier_table=cheap)
+    decision = reconcile(observe(RETRIES_2, JOINING, render=SECOND_TRY, stitch=JOINED), settings)
+    # (10 + 4 + 1) vCPU-s at $0.00001 and (20 + 8 + 2) GiB-s at $0.000001
+    assert decision.status["cost"] == {"cpuSeconds": 15.0, "gibSeconds": 30.0, "usd": "0.000180"}
+    assert PAID_G1["phase"] == "Succeeded"
+    assert PAID_G1["cost"]["usd"] == "0.000435"  # the packaged prices: 0.000024 and 0.0000025
+    assert PAID_G1["estimatedCost"] != PAID_G1["cost"]["usd"]  # the estimate stays as it was
+
+
+def test_a_pass_recomputed_from_the_old_status_counts_once() -> None:
+    """The status write failed, or the operator restarted before it: the same pass runs again."""
+    observed = observe(RETRIES_2, rendering(RETRIES_2), render=FIRST_TRY, stored=stored("Title"))
+    first, again = step(observed), step(observed)
+    assert (
+        first.status["cost"]
+        == again.status["cost"]
+        == {
+            "cpuSeconds": 10.0,
+            "gibSeconds": 20.0,
+            "usd": "0.000290",
+        }
+    )
+
+
+# --- a signed link to the video ----------------------------------------------------
+
+SIGNING = Settings(storage_root=ROOT, signed_url_seconds=3600)
+PUBLISHED = observe(spec(), stitching(), render=ALL_DONE, stitch=STITCH_DONE, stored=BOTH_STORED)
+
+
+def test_a_signed_link_is_asked_for_on_success_when_configured() -> None:
+    decision = reconcile(PUBLISHED, SIGNING)
+    assert decision.status["phase"] == "Succeeded"
+    assert only(decision, SignVideoUrl) == SignVideoUrl(LAYOUT.default_output(JOB), 3600)
+    assert decision.status["videoUrl"] is None  # the controller signs and writes it
+
+
+@pytest.mark.parametrize(
+    ("observed", "settings"),
+    [
+        (PUBLISHED, SETTINGS),
+        (observe(spec(), stitching(), render=ALL_DONE, stitch=STITCH_FAILED), SIGNING),
+        (observe(spec(BROKEN)), SIGNING),
+    ],
+    ids=["not configured", "stitch failed", "invalid script"],
+)
+def test_no_signed_link_is_asked_for_otherwise(observed: Observed, settings: Settings) -> None:
+    decision = reconcile(observed, settings)
+    assert not [a for a in decision.actions if isinstance(a, SignVideoUrl)]
+
+
+def test_a_new_generation_drops_the_old_videos_link() -> None:
+    signed = {
+        **SUCCEEDED_G1,
+        "videoUrl": "https://storage.googleapis.com/videos/intro.mp4?X-Goog-Signature=ab",
+        "videoUrlExpires": "2025-01-01T13:00:00Z",
+    }
+    status = step(observe(spec(quality="medium"), signed, generation=2)).status
+    assert (status["videoUri"], status["videoUrl"], status["videoUrlExpires"]) == (None, None, None)
