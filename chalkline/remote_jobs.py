@@ -1,12 +1,13 @@
-"""``chalkline render --backend cloudrun``: the operator's machinery, driven from a laptop.
+"""``render`` and ``stitch`` with ``--backend cloudrun``: the operator's machinery, from a laptop.
 
-No cluster and no second reconciler: the script becomes an in-memory RenderJob
-whose output is a temporary object in the bucket, and the operator's own
-controller (``chalkline run`` does the same) reconciles it with the Cloud Run
-executor until it settles. Task transitions in the job's status feed the
-same progress display as a local render; the video is then downloaded
-(atomically) to the local output, and the staging prefix and the temporary
-video are deleted whatever happened.
+No cluster and no second reconciler: the request becomes an in-memory
+RenderJob (a script to render, or clips to join) whose output is a temporary
+object in the bucket, and the operator's own controller (``chalkline run``
+does the same) reconciles it with the Cloud Run executor until it settles.
+Task transitions in the job's status feed the same progress display as a
+local run; the video is then downloaded (atomically) to the local output, and
+the staging prefix, uploaded clips and the temporary video are deleted
+whatever happened.
 """
 
 from __future__ import annotations
@@ -14,22 +15,22 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chalkline.errors import ChalklineError, InvalidSpec
 from chalkline.outputs import check_video_output
-from chalkline.progress import Display, PlannedScene
+from chalkline.progress import Display, PlannedScene, human_bytes
 from chalkline.worker.pool import EventKind, TaskEvent
-from chalkline.worker.task import ClipManifest
+from chalkline.worker.task import ClipManifest, manifest_uri
 
 if TYPE_CHECKING:
     from chalkline.operator.controller import Controller
     from chalkline.storage import Storage
 
-#: Where a render's staging and temporary video live inside the bucket.
+#: Where runs from a laptop keep their staging, uploads and temporary video in the bucket.
 PREFIX = "chalkline"
 #: A task state in the RenderJob status -> what the display calls it.
 _KINDS: dict[str, EventKind] = {
@@ -38,6 +39,8 @@ _KINDS: dict[str, EventKind] = {
     "Failed": "failed",
     "Cancelled": "cancelled",
 }
+#: Builds a RenderJob spec; may first put inputs into the storage (and the run's folder).
+SpecBuilder = Callable[["Storage", str], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class CloudRunTarget:
 
 @dataclass(frozen=True)
 class RemoteRequest:
+    """A script's scenes to render into one local video."""
+
     script: Path
     output: Path
     scenes: tuple[str, ...]
@@ -64,72 +69,143 @@ class RemoteRequest:
 
 
 @dataclass(frozen=True)
+class RemoteStitchRequest:
+    """Clips to join into one local video: local paths (uploaded first) or gs:// URIs."""
+
+    clips: tuple[str, ...]
+    output: Path
+    tier: str
+    cache_dir: Path
+
+
+@dataclass(frozen=True)
 class RemoteResult:
     output: Path
     size_bytes: int
     stitch_mode: str
+    stitch_tier: str
     total_seconds: float
 
 
-class RemoteRenderFailed(ChalklineError):
-    """The render ran on Cloud Run and failed; the message says which scene or step."""
+def remote_summary(result: RemoteResult) -> str:
+    """The closing lines of a run on Cloud Run, like :func:`~chalkline.progress.stitch_summary`."""
+    return (
+        f"stitch mode: {result.stitch_mode} (on Cloud Run, tier {result.stitch_tier})\n"
+        f"wrote {result.output} ({human_bytes(result.size_bytes)}) "
+        f"in {result.total_seconds:.1f} s"
+    )
+
+
+class RemoteJobFailed(ChalklineError):
+    """The work ran on Cloud Run and failed; the message says which scene or step."""
 
 
 def render_on_cloudrun(
     request: RemoteRequest, target: CloudRunTarget, display: Display
 ) -> RemoteResult:
     """Render ``request`` on Cloud Run; write the video to ``request.output`` or nothing."""
-    started = time.monotonic()
     check_video_output(request.output)
-    if not target.bucket:
-        raise InvalidSpec("the cloudrun backend needs a bucket", hint="pass --bucket")
-    job = _render_job(request, target.bucket)
-    controller = _controller(request, target)
-    storage = controller.storage
-    video = job["spec"]["output"]
-    uid = job["metadata"]["uid"]
-    try:
-        final = _run(controller, job, _StatusToDisplay(display, storage), target.poll_interval)
-        status = final["status"]
-        if status.get("phase") != "Succeeded":
-            raise RemoteRenderFailed(_failure(status))
-        storage.download(video, request.output)
-    finally:
-        try:
-            _delete_leftovers(storage, uid)
-        finally:
-            controller.executor.close()
-    return RemoteResult(
-        output=request.output,
-        size_bytes=request.output.stat().st_size,
-        stitch_mode=str((status.get("stitch") or {}).get("mode") or "?"),
-        total_seconds=time.monotonic() - started,
-    )
-
-
-def _render_job(request: RemoteRequest, bucket: str) -> dict[str, Any]:
     try:
         source = request.script.read_text(encoding="utf-8")
     except OSError as err:
         raise InvalidSpec(f"cannot read script {request.script}: {err.strerror}") from None
+
+    def spec(storage: Storage, folder: str) -> dict[str, Any]:
+        spec: dict[str, Any] = {"source": {"inline": source}, "quality": request.quality}
+        if request.scenes:
+            spec["scenes"] = list(request.scenes)
+        return spec
+
+    return _run_remote(spec, request.output, request.cache_dir, target, display, clips=None)
+
+
+def stitch_on_cloudrun(
+    request: RemoteStitchRequest,
+    target: CloudRunTarget,
+    display: Display,
+    on_upload: Callable[[Path], None] = lambda path: None,
+) -> RemoteResult:
+    """Join ``request.clips`` on a Cloud Run stitch Job; write ``request.output`` or nothing.
+
+    Local clips are probed here first, so that a file that is not a video is
+    refused before anything is uploaded or launched; gs:// clips are probed by
+    the controller, as in the operator.
+    """
+    from chalkline.stitcher.probe import probe_clip
+
+    check_video_output(request.output)
+    local = {clip: Path(clip) for clip in request.clips if not clip.startswith("gs://")}
+    for path in local.values():
+        probe_clip(path)
+
+    def spec(storage: Storage, folder: str) -> dict[str, Any]:
+        uris = [
+            _upload(
+                storage, local[clip], f"{folder}/clips/{number:03d}-{local[clip].name}", on_upload
+            )
+            if clip in local
+            else clip
+            for number, clip in enumerate(request.clips, 1)
+        ]
+        return {"clips": uris, "stitch": {"tier": request.tier}}
+
+    return _run_remote(
+        spec, request.output, request.cache_dir, target, display, clips=len(request.clips)
+    )
+
+
+def _upload(storage: Storage, path: Path, uri: str, announce: Callable[[Path], None]) -> str:
+    announce(path)
+    storage.upload(path, uri)
+    return uri
+
+
+def _run_remote(
+    build_spec: SpecBuilder,
+    output: Path,
+    cache_dir: Path,
+    target: CloudRunTarget,
+    display: Display,
+    clips: int | None,
+) -> RemoteResult:
+    """Reconcile the RenderJob ``build_spec`` describes on Cloud Run; download its video."""
+    started = time.monotonic()
+    if not target.bucket:
+        raise InvalidSpec("the cloudrun backend needs a bucket", hint="pass --bucket")
+    controller = _controller(cache_dir, target)
+    storage = controller.storage
     uid = str(uuid.uuid4())
-    spec: dict[str, Any] = {
-        "source": {"inline": source},
-        "quality": request.quality,
-        "output": f"gs://{bucket}/{PREFIX}/renders/{uid}/video.mp4",
-        "backend": "cloudrun",
-    }
-    if request.scenes:
-        spec["scenes"] = list(request.scenes)
-    return {
-        "apiVersion": "chalkline.dev/v1alpha1",
-        "kind": "RenderJob",
-        "metadata": {"name": "render", "namespace": "local", "uid": uid},
-        "spec": spec,
-    }
+    folder = storage.join("runs", uid)
+    try:
+        spec = build_spec(storage, folder)
+        spec.update(output=f"{folder}/video.mp4", backend="cloudrun")
+        job = {
+            "apiVersion": "chalkline.dev/v1alpha1",
+            "kind": "RenderJob",
+            "metadata": {"name": "run", "namespace": "local", "uid": uid},
+            "spec": spec,
+        }
+        watcher = _StatusToDisplay(display, storage, clips)
+        status = _run(controller, job, watcher, target.poll_interval)["status"]
+        if status.get("phase") != "Succeeded":
+            raise RemoteJobFailed(_failure(status))
+        storage.download(spec["output"], output)
+    finally:
+        try:
+            storage.delete_prefix(folder)  # run_job has already deleted the staging folder
+        finally:
+            controller.executor.close()
+    stitch = status.get("stitch") or {}
+    return RemoteResult(
+        output=output,
+        size_bytes=output.stat().st_size,
+        stitch_mode=str(stitch.get("mode") or "?"),
+        stitch_tier=str(stitch.get("tier") or "?"),
+        total_seconds=time.monotonic() - started,
+    )
 
 
-def _controller(request: RemoteRequest, target: CloudRunTarget) -> Controller:
+def _controller(cache_dir: Path, target: CloudRunTarget) -> Controller:
     # Imported here: a local render never loads the operator or the Cloud Run client.
     from chalkline.executors.cloudrun_jobs import ENDPOINT_ENV, PROJECT_ENV, REGION_ENV
     from chalkline.operator.config import OperatorConfig
@@ -138,7 +214,7 @@ def _controller(request: RemoteRequest, target: CloudRunTarget) -> Controller:
     config = OperatorConfig(
         backend="cloudrun",
         storage=f"gs://{target.bucket}/{PREFIX}",
-        cache_dir=request.cache_dir,
+        cache_dir=cache_dir,
         cloudrun_image=target.image,
         cloudrun_service_account=target.service_account,
         cloudrun_command=target.command,
@@ -169,9 +245,10 @@ def _run(
 class _StatusToDisplay:
     """Turns each task's state changes in the RenderJob status into display events."""
 
-    def __init__(self, display: Display, storage: Storage) -> None:
+    def __init__(self, display: Display, storage: Storage, clips: int | None) -> None:
         self.display = display
         self.storage = storage
+        self.clips = clips  # a stitch of ready clips has no tasks to count them by
         self.states: dict[int, str] = {}
         self.planned = False
         self.stitching = False
@@ -185,7 +262,8 @@ class _StatusToDisplay:
             self._follow(task)
         if status.get("phase") == "Stitching" and not self.stitching:
             self.stitching = True
-            self.display.stitch_start(sum(not t.get("empty") for t in tasks))
+            joined = sum(not t.get("empty") for t in tasks) if self.clips is None else self.clips
+            self.display.stitch_start(joined)
         if status.get("phase") == "Succeeded" and self.stitching:
             self.display.stitch_progress(1.0)
 
@@ -211,16 +289,11 @@ class _StatusToDisplay:
         self.display.task(event)
 
     def _manifest(self, task: Mapping[str, Any]) -> ClipManifest | None:
-        uri = str(task["clip"]).removesuffix(".mp4") + ".json"
         try:
+            uri = manifest_uri(str(task["clip"]))
             return ClipManifest.from_dict(json.loads(self.storage.read_bytes(uri)))
         except (ChalklineError, ValueError, TypeError):
             return None
-
-
-def _delete_leftovers(storage: Storage, uid: str) -> None:
-    """The temporary video; ``run_job`` has already deleted the job's staging folder."""
-    storage.delete_prefix(storage.join("renders", uid))
 
 
 def _failure(status: Mapping[str, Any]) -> str:
@@ -230,4 +303,5 @@ def _failure(status: Mapping[str, Any]) -> str:
     if failed:
         names = ", ".join(t["scene"] for t in failed)
         return f"scene(s) {names} failed on Cloud Run: {message}"
-    return f"the render failed on Cloud Run ({conditions[-1].get('reason', 'Failed')}): {message}"
+    reason = conditions[-1].get("reason", "Failed")
+    return f"the run on Cloud Run failed ({reason}): {message}"

@@ -35,13 +35,18 @@ def refuse_options_beside_plan(
     ``local_options`` maps parameter names to the flags users typed; the error
     says whether the plan came from ``--plan`` or from the environment.
     """
-    given = list(also_given) + [
-        flag
-        for name, flag in local_options.items()
-        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
-    ]
+    given = list(also_given) + given_options(ctx, local_options)
     if not given:
         return
     source = ctx.get_parameter_source("plan")
     origin = f"{PLAN_ENV}={plan}" if source is ParameterSource.ENVIRONMENT else "--plan"
     raise InvalidSpec(f"{origin} cannot be combined with {', '.join(given)}", hint=hint)
+
+
+def given_options(ctx: click.Context, options: Mapping[str, str]) -> list[str]:
+    """The flags of ``options`` (parameter name -> flag) that the user actually set."""
+    return [
+        flag
+        for name, flag in options.items()
+        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+    ]

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-import shlex
 from pathlib import Path
 
 import click
 
+from chalkline.cli.cloudrun_options import CloudRunOptions, cloudrun_options
 from chalkline.cli.options import quality_option
-from chalkline.errors import InvalidSpec
 from chalkline.pipeline import RenderHooks, RenderRequest, default_cache_dir, render_video
-from chalkline.progress import human_bytes, make_display, stitch_summary
-from chalkline.remote_render import CloudRunTarget, RemoteRequest, render_on_cloudrun
+from chalkline.progress import make_display, stitch_summary
+from chalkline.remote_jobs import CloudRunTarget, RemoteRequest, remote_summary, render_on_cloudrun
 
 
 @click.command()
@@ -47,49 +46,7 @@ from chalkline.remote_render import CloudRunTarget, RemoteRequest, render_on_clo
     default=None,
     help="Live progress table (default: when stdout is a terminal) or plain lines.",
 )
-@click.option(
-    "--backend",
-    type=click.Choice(["local", "cloudrun"]),
-    default="local",
-    show_default=True,
-    help="Render here, or on Cloud Run Jobs with files in a GCS bucket (the operator's executor).",
-)
-@click.option(
-    "--project", envvar="CHALKLINE_CLOUDRUN_PROJECT", help="cloudrun: the Google Cloud project."
-)
-@click.option(
-    "--region", envvar="CHALKLINE_CLOUDRUN_REGION", help="cloudrun: the Cloud Run region."
-)
-@click.option("--bucket", help="cloudrun: the GCS bucket for the script, clips and video.")
-@click.option(
-    "--image", envvar="CHALKLINE_CLOUDRUN_IMAGE", help="cloudrun: the chalkline worker image."
-)
-@click.option(
-    "--endpoint",
-    envvar="CHALKLINE_CLOUDRUN_ENDPOINT",
-    help="cloudrun: the Cloud Run Admin API endpoint (an http:// one means no credentials).",
-)
-@click.option(
-    "--service-account",
-    envvar="CHALKLINE_CLOUDRUN_SERVICE_ACCOUNT",
-    help="cloudrun: the service account the Jobs run as.",
-)
-@click.option(
-    "--command",
-    "job_command",
-    envvar="CHALKLINE_CLOUDRUN_COMMAND",
-    default="chalkline",
-    show_default=True,
-    help="cloudrun: the image's chalkline command, shell-quoted.",
-)
-@click.option(
-    "--poll-interval",
-    envvar="CHALKLINE_CLOUDRUN_POLL_INTERVAL",
-    type=click.FloatRange(min=0),
-    default=5.0,
-    show_default=True,
-    help="cloudrun: seconds between two reads of an execution (the API's read quota).",
-)
+@cloudrun_options
 def render(
     script: Path,
     scene_names: tuple[str, ...],
@@ -99,15 +56,7 @@ def render(
     cache_dir: Path,
     no_cache: bool,
     live: bool | None,
-    backend: str,
-    project: str | None,
-    region: str | None,
-    bucket: str | None,
-    image: str | None,
-    endpoint: str | None,
-    service_account: str | None,
-    job_command: str,
-    poll_interval: float,
+    cloudrun: CloudRunOptions,
 ) -> None:
     """Render SCRIPT's scenes in parallel and stitch them into one video.
 
@@ -129,14 +78,12 @@ def render(
         --project my-project --region europe-west1 --bucket my-bucket \\
         --image europe-docker.pkg.dev/my-project/chalkline/worker:1.0
     """
-    if backend == "cloudrun":
-        target = _cloudrun_target(
-            project, region, bucket, image, endpoint, service_account, job_command, poll_interval
+    if cloudrun.remote:
+        _render_on_cloudrun(
+            script, scene_names, output, quality, cache_dir, live, cloudrun.target()
         )
-        _render_on_cloudrun(script, scene_names, output, quality, cache_dir, live, target)
         return
-    if bucket:
-        raise InvalidSpec("--bucket needs --backend cloudrun")
+    cloudrun.refuse_when_local()
     request = RenderRequest(
         script=script,
         output=output,
@@ -157,37 +104,6 @@ def render(
     click.echo(stitch_summary(result.stitch, result.total_seconds))
 
 
-def _cloudrun_target(
-    project: str | None,
-    region: str | None,
-    bucket: str | None,
-    image: str | None,
-    endpoint: str | None,
-    service_account: str | None,
-    job_command: str,
-    poll_interval: float,
-) -> CloudRunTarget:
-    if not bucket:
-        raise InvalidSpec("--backend cloudrun needs --bucket", hint="a GCS bucket name")
-    if not image:
-        raise InvalidSpec(
-            "--backend cloudrun needs --image", hint="or set CHALKLINE_CLOUDRUN_IMAGE"
-        )
-    command = tuple(shlex.split(job_command))
-    if not command:
-        raise InvalidSpec("--command must name the image's chalkline command")
-    return CloudRunTarget(
-        project=project,
-        region=region,
-        bucket=bucket.removeprefix("gs://").rstrip("/"),
-        image=image,
-        endpoint=endpoint,
-        service_account=service_account,
-        command=command,
-        poll_interval=poll_interval,
-    )
-
-
 def _render_on_cloudrun(
     script: Path,
     scene_names: tuple[str, ...],
@@ -200,8 +116,4 @@ def _render_on_cloudrun(
     request = RemoteRequest(script, output, scene_names, quality, cache_dir)
     with make_display(live) as display:
         result = render_on_cloudrun(request, target, display)
-    click.echo(
-        f"stitch mode: {result.stitch_mode} (on Cloud Run)\n"
-        f"wrote {result.output} ({human_bytes(result.size_bytes)}) "
-        f"in {result.total_seconds:.1f} s"
-    )
+    click.echo(remote_summary(result))

@@ -8,9 +8,13 @@ from pathlib import Path
 
 import click
 
-from chalkline.cli.options import PLAN_ENV, refuse_options_beside_plan
+from chalkline.cli.cloudrun_options import CloudRunOptions, cloudrun_options
+from chalkline.cli.options import PLAN_ENV, given_options, refuse_options_beside_plan
 from chalkline.errors import InvalidSpec
-from chalkline.progress import make_display, stitch_summary
+from chalkline.pipeline import default_cache_dir
+from chalkline.progress import human_bytes, make_display, stitch_summary
+from chalkline.remote_jobs import RemoteStitchRequest, remote_summary, stitch_on_cloudrun
+from chalkline.spec import TIERS
 from chalkline.stitcher.concat import stitch_clips
 from chalkline.stitcher.quantities import match_resolution
 
@@ -28,7 +32,7 @@ LOCAL_OPTIONS = {
 
 
 @click.command()
-@click.argument("clips", metavar="CLIP...", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("clips", metavar="CLIP...", nargs=-1)
 @click.option(
     "--plan",
     envvar=PLAN_ENV,
@@ -71,10 +75,18 @@ LOCAL_OPTIONS = {
     default=None,
     help="Live progress bar (default: when stdout is a terminal) or plain lines.",
 )
+@click.option(
+    "--tier",
+    type=click.Choice(list(TIERS)),
+    default="auto",
+    show_default=True,
+    help="cloudrun: the smallest stitch tier to run on (auto: sized from the clips).",
+)
+@cloudrun_options
 @click.pass_context
 def stitch(
     ctx: click.Context,
-    clips: tuple[Path, ...],
+    clips: tuple[str, ...],
     plan: str | None,
     output: Path | None,
     resolution: str | None,
@@ -82,6 +94,8 @@ def stitch(
     copy_audio: bool,
     reencode: bool,
     live: bool | None,
+    tier: str,
+    cloudrun: CloudRunOptions,
 ) -> None:
     """Join CLIPs, in the order given, into one video at OUTPUT.
 
@@ -96,6 +110,12 @@ def stitch(
 
     Nothing is written to OUTPUT unless the stitch succeeds.
 
+    With --backend cloudrun the clips (local files, uploaded first, or gs://
+    objects) are joined by a Cloud Run stitch Job of the tier they need, the
+    way the operator does it; the video is downloaded to OUTPUT and what was
+    put in --bucket is deleted. --resolution, --fps, --copy-audio and
+    --reencode apply to local stitches only.
+
     With --plan, the clips, the output and a result URI come from a stitch
     order in storage (what a Cloud Run stitch job runs); the result (mode,
     reason, duration, sizeBytes, seconds) is stored there and printed as JSON.
@@ -105,6 +125,9 @@ def stitch(
       chalkline stitch intro.mp4 proof.mp4 -o out/lesson.mp4
       chalkline stitch reel/*.mp4 -o reel.mp4 --resolution 1080x1920 --fps 30
       chalkline stitch --plan gs://bucket/jobs/j/stitch.json
+      chalkline stitch reel/*.mp4 -o reel.mp4 --backend cloudrun \\
+        --project my-project --region europe-west1 --bucket my-bucket \\
+        --image europe-docker.pkg.dev/my-project/chalkline/worker:1.0
     """
     if plan is not None:
         refuse_options_beside_plan(
@@ -124,12 +147,20 @@ def stitch(
             "give the CLIPs to join and -o OUTPUT, or --plan URI",
             hint="for example: chalkline stitch a.mp4 b.mp4 -o out.mp4",
         )
+    if cloudrun.remote:
+        _stitch_on_cloudrun(ctx, clips, output, tier, live, cloudrun)
+        return
+    cloudrun.refuse_when_local()
+    if tier != "auto":
+        raise InvalidSpec(
+            "--tier needs --backend cloudrun", hint="a local stitch uses this machine"
+        )
     size = parse_output_resolution(resolution) if resolution is not None else None
     rate = parse_fps(fps) if fps is not None else None
     with make_display(live) as display:
         display.stitch_start(len(clips))
         report = stitch_clips(
-            list(clips),
+            [Path(clip) for clip in clips],
             output,
             resolution=size,
             fps=rate,
@@ -138,6 +169,31 @@ def stitch(
             on_progress=display.stitch_progress,
         )
     click.echo(stitch_summary(report, report.seconds))
+
+
+def _stitch_on_cloudrun(
+    ctx: click.Context,
+    clips: tuple[str, ...],
+    output: Path,
+    tier: str,
+    live: bool | None,
+    cloudrun: CloudRunOptions,
+) -> None:
+    local_only = given_options(ctx, {k: v for k, v in LOCAL_OPTIONS.items() if k != "output"})
+    if local_only:
+        raise InvalidSpec(
+            f"{', '.join(local_only)} cannot be used with --backend cloudrun",
+            hint="a stitch on Cloud Run keeps the first clip's size and rate, as the operator does",
+        )
+    request = RemoteStitchRequest(tuple(clips), output, tier, default_cache_dir())
+    target = cloudrun.target()
+
+    def announce(path: Path) -> None:
+        click.echo(f"uploading {path} ({human_bytes(path.stat().st_size)})")
+
+    with make_display(live) as display:
+        result = stitch_on_cloudrun(request, target, display, on_upload=announce)
+    click.echo(remote_summary(result))
 
 
 def parse_output_resolution(text: str) -> tuple[int, int]:

@@ -11,22 +11,17 @@ import os
 import shlex
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import av
-import pytest
 
 from chalkline.storage import open_storage
 
 if TYPE_CHECKING:
     from tests.cloudrun_fake import CloudRunFake
-    from tests.gcs_fake import running_fake_gcs
 else:
     from cloudrun_fake import CloudRunFake
-    from gcs_fake import running_fake_gcs
 
 SCENES = """\
 from manim import *
@@ -41,22 +36,6 @@ class Broken(Scene):
         raise RuntimeError("this scene cannot be drawn")
 """
 RENDER_RUNS = r"/v2/projects/p/locations/r/jobs/chalkline-render-[^/]+:run"
-
-
-@pytest.fixture(scope="module")
-def fake_gcs() -> Iterator[str]:
-    """This module's own fake-gcs-server (see tests/integration/test_cloudrun_run.py)."""
-    with running_fake_gcs() as url:
-        yield url
-
-
-@pytest.fixture
-def fake() -> Iterator[CloudRunFake]:
-    before = set(threading.enumerate())
-    with CloudRunFake() as server:
-        yield server
-    leftover = [t for t in set(threading.enumerate()) - before if t.is_alive()]
-    assert leftover == [], f"threads left running: {leftover}"
 
 
 def render_on_cloudrun(
@@ -99,6 +78,9 @@ def test_a_failing_scene_fails_the_render_and_writes_nothing(
     assert result.returncode == 1
     assert "Broken: failed" in result.stdout
     assert "error: scene(s) Broken failed on Cloud Run" in result.stderr
+    # The worker's own words and the script's line, not only Cloud Run's exit code.
+    assert "RuntimeError: this scene cannot be drawn" in result.stderr
+    assert 'raise RuntimeError("this scene cannot be drawn")' in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out.mp4").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")] == []
