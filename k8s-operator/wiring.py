@@ -42,7 +42,7 @@ def cloudrun_executor(config: OperatorConfig, storage: Storage, env: Mapping[str
     """A Cloud Run executor whose Jobs exist and match the config (``ensure_jobs``)."""
     # Imported here: the local backend never loads the Cloud Run client.
     from chalkline.executors.cloudrun import CloudRunExecutor
-    from chalkline.executors.cloudrun_jobs import CloudRunConfig
+    from chalkline.executors.cloudrun_jobs import CloudRunConfig, render_resources_with
 
     if not config.cloudrun_image:
         raise InvalidSpec(
@@ -52,6 +52,14 @@ def cloudrun_executor(config: OperatorConfig, storage: Storage, env: Mapping[str
     cloudrun = CloudRunConfig.from_env(
         config.cloudrun_image,
         env,
+        project=config.cloudrun_project,
+        region=config.cloudrun_region,
+        endpoint=config.cloudrun_endpoint,
+        stitch_image=config.cloudrun_stitch_image,
+        render_resources=render_resources_with(config.cloudrun_render_resources),
+        parallelism=config.cloudrun_parallelism,
+        task_timeout_s=config.cloudrun_task_timeout_seconds,
+        max_retries=config.cloudrun_max_retries,
         service_account=config.cloudrun_service_account,
         command=config.cloudrun_command,
         tier_table=config.tiers,

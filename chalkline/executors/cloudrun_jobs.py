@@ -102,6 +102,8 @@ class CloudRunConfig:
     project: str
     region: str
     image: str
+    #: The stitch Jobs' image (e.g. the lighter stitcher image without Manim); None: ``image``.
+    stitch_image: str | None = None
     service_account: str | None = None
     #: None: Google's endpoint with Application Default Credentials; http://... (an
     #: emulator) implies anonymous credentials.
@@ -163,6 +165,14 @@ class CloudRunConfig:
         return cls(image=image, **values)
 
 
+def render_resources_with(overrides: Mapping[str, Mapping[str, str]]) -> dict[str, Resources]:
+    """The default render resources with some qualities' cpu and memory replaced."""
+    resources = dict(DEFAULT_RENDER_RESOURCES)
+    for quality, limits in overrides.items():
+        resources[quality] = Resources(str(limits["cpu"]), str(limits["memory"]))
+    return resources
+
+
 def desired_jobs(config: CloudRunConfig) -> dict[str, run_v2.Job]:
     """Every Job the operator owns, by job id, checked against Cloud Run's limits."""
     jobs: dict[str, run_v2.Job] = {}
@@ -170,20 +180,31 @@ def desired_jobs(config: CloudRunConfig) -> dict[str, run_v2.Job]:
         job_id = config.render_job_name(quality)
         resources.check(f"render resources for quality {quality!r}")
         jobs[job_id] = _job(
-            config, resources, config.render_args, config.task_timeout_s, config.max_retries
+            config,
+            config.image,
+            resources,
+            config.render_args,
+            config.task_timeout_s,
+            config.max_retries,
         )
     for tier in load_tier_table(config.tier_table).tiers:
         resources = Resources(format_cpu(float(tier.cpu)), tier.memory)
         resources.check(f"stitch tier {tier.name!r}")
         # A stitch that fails is retried by the reconciler, one tier up: not here.
         jobs[config.stitch_job_name(tier.name)] = _job(
-            config, resources, config.stitch_args, tier.timeout_s, 0
+            config,
+            config.stitch_image or config.image,
+            resources,
+            config.stitch_args,
+            tier.timeout_s,
+            0,
         )
     return jobs
 
 
 def _job(
     config: CloudRunConfig,
+    image: str,
     resources: Resources,
     args: tuple[str, ...],
     timeout_s: int,
@@ -191,7 +212,7 @@ def _job(
 ) -> run_v2.Job:
     container = run_v2.Container(
         name="chalkline",
-        image=config.image,
+        image=image,
         command=list(config.command),
         args=list(args),
         env=[run_v2.EnvVar(name=k, value=v) for k, v in sorted(config.env.items())],

@@ -17,13 +17,15 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from chalkline.executors.base import ExecutionReport, RenderWork, StitchWork, Usage
 from chalkline.executors.cloudrun import CloudRunExecutor
 from chalkline.executors.cloudrun_jobs import CloudRunConfig, Resources, desired_jobs
+from chalkline.operator.config import load_config
+from chalkline.operator.wiring import build_controller
 from chalkline.storage import FileStorage
 
 # pytest puts tests/ on sys.path (tests/conftest.py has no package); mypy names
@@ -347,3 +349,36 @@ def test_cpu_and_memory_must_be_a_combination_cloud_run_accepts(config: CloudRun
             desired_jobs(bad)
     for cpu, memory in [("1", "4Gi"), ("2", "8Gi"), ("4", "16Gi"), ("6", "24Gi"), ("8", "32Gi")]:
         desired_jobs(replace(config, render_resources={"low": Resources(cpu, memory)}))
+
+
+def test_operator_settings_shape_the_jobs(fake: CloudRunFake, tmp_path: Path) -> None:
+    settings = {
+        "backend": "cloudrun",
+        "storage": f"file://{tmp_path}",
+        "cloudrunProject": "p",
+        "cloudrunRegion": "r",
+        "cloudrunEndpoint": fake.url,
+        "cloudrunImage": "example/worker:1",
+        "cloudrunStitchImage": "example/stitcher:1",
+        "cloudrunRenderResources": {"high": {"cpu": "8", "memory": "32Gi"}},
+        "cloudrunParallelism": 3,
+        "cloudrunTaskTimeoutSeconds": 900,
+        "cloudrunMaxRetries": 2,
+    }
+    controller = build_controller(load_config(None, settings, env={}), lambda ns, n: None, env={})
+    controller.executor.close()
+
+    def job(name: str) -> dict[str, Any]:
+        return dict(fake.jobs[f"projects/p/locations/r/jobs/chalkline-{name}"]["template"])
+
+    high, low, stitch = job("render-high"), job("render-low"), job("stitch-small")
+    assert high["template"]["containers"][0]["image"] == "example/worker:1"
+    assert high["template"]["containers"][0]["resources"]["limits"] == {
+        "cpu": "8",
+        "memory": "32Gi",
+    }
+    assert low["template"]["containers"][0]["resources"]["limits"] == {"cpu": "2", "memory": "2Gi"}
+    assert (high["parallelism"], high["template"]["timeout"]) == (3, "900s")
+    assert high["template"]["maxRetries"] == 2
+    assert stitch["template"]["containers"][0]["image"] == "example/stitcher:1"
+    assert stitch["template"].get("maxRetries", 0) == 0  # the reconciler retries a stitch

@@ -75,3 +75,45 @@ def test_a_signed_link_lives_at_most_seven_days(value: object, message: str) -> 
     with pytest.raises(InvalidSpec, match=message):
         load_config(None, {"signedUrlSeconds": value}, env={})
     load_config(None, {"signedUrlSeconds": 604800}, env={})  # the V4 maximum itself is fine
+
+
+def test_cloud_run_job_settings_come_from_file_or_environment(tmp_path: Path) -> None:
+    file = tmp_path / "operator.yaml"
+    file.write_text(
+        "cloudrunProject: from-file\ncloudrunMaxRetries: 3\n"
+        "cloudrunRenderResources:\n  high: {cpu: '8', memory: 32Gi}\n"
+    )
+    env = {
+        "CHALKLINE_CLOUDRUN_REGION": "europe-west1",
+        "CHALKLINE_CLOUDRUN_STITCH_IMAGE": "example/stitcher:1",
+        "CHALKLINE_CLOUDRUN_RENDER_RESOURCES": '{"4k": {"cpu": "8", "memory": "32Gi"}}',
+        "CHALKLINE_CLOUDRUN_TASK_TIMEOUT_SECONDS": "7200",
+    }
+    config = load_config(file, {}, env=env)
+    assert (config.cloudrun_project, config.cloudrun_region) == ("from-file", "europe-west1")
+    assert config.cloudrun_stitch_image == "example/stitcher:1"
+    assert config.cloudrun_render_resources == {"4k": {"cpu": "8", "memory": "32Gi"}}
+    assert (config.cloudrun_max_retries, config.cloudrun_task_timeout_seconds) == (3, 7200)
+    assert config.cloudrun_parallelism == 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"cloudrunMaxRetries": 11}, "cloudrunMaxRetries = 11 is out of range"),
+        ({"cloudrunTaskTimeoutSeconds": 0}, "cloudrunTaskTimeoutSeconds = 0 is out of range"),
+        ({"cloudrunParallelism": -1}, "cloudrunParallelism = -1 is out of range"),
+        (
+            {"cloudrunRenderResources": {"ultra": {"cpu": "8", "memory": "32Gi"}}},
+            "names quality 'ultra'\n  hint: qualities: low, medium, high, 4k",
+        ),
+        (
+            {"cloudrunRenderResources": {"high": {"cpu": "8"}}},
+            "cloudrunRenderResources.high must be \\{cpu, memory\\}",
+        ),
+        ({"cloudrunRenderResources": "8 cpus"}, "cloudrunRenderResources = '8 cpus' is not"),
+    ],
+)
+def test_bad_cloud_run_job_settings_are_named(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidSpec, match=message):
+        load_config(None, overrides, env={})
