@@ -170,6 +170,8 @@ def test_a_renderjob_on_cloud_run_becomes_a_gs_video_with_every_scene(
     assert bucket.exists(video)
     assert frames_in(bucket, video, tmp_path) == FRAMES["One"] + FRAMES["Two"]
     assert (cloudrun.count("POST", RENDER_RUNS), cloudrun.count("POST", STITCH_RUNS)) == (1, 1)
+    cost = job["status"]["cost"]  # render tasks at 2 vCPU / 2 GiB, the stitch at 1 vCPU / 2 GiB
+    assert 0 < cost["cpuSeconds"] <= cost["gibSeconds"] and float(cost["usd"]) > 0
     # The stitch order and its result live with the job's other intermediates...
     assert [uri for uri in staged(bucket, job) if "/stitch/" in uri], "the stitch order is staged"
     cluster.delete("intro")
