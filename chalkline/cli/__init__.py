@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from dataclasses import dataclass
 
 import click
 
@@ -19,17 +20,35 @@ EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 
 
-#: Subcommand name -> module defining it (the command object has the same name).
+@dataclass(frozen=True)
+class Subcommand:
+    """Where a subcommand is defined, and its one-line help for ``chalkline --help``."""
+
+    module: str
+    summary: str
+
+
+#: Subcommand name -> where it lives (the command object has the same name).
 #: Imported only when used: Kopf and the Kubernetes client alone take 0.7 s to
-#: import, and every render worker process imports the CLI's main module.
+#: import, every render worker process imports the CLI's main module, and the
+#: stitcher image leaves Manim, Kopf and the Kubernetes client out, so listing
+#: the commands must not import them.
 COMMANDS = {
-    "scenes": "chalkline.cli.scenes_cmd",
-    "render": "chalkline.cli.render_cmd",
-    "worker": "chalkline.cli.worker_cmd",
-    "stitch": "chalkline.cli.stitch_cmd",
-    "tier": "chalkline.cli.tier_cmd",
-    "run": "chalkline.cli.run_cmd",
-    "operator": "chalkline.cli.operator_cmd",
+    "scenes": Subcommand("chalkline.cli.scenes_cmd", "List a script's scenes, without running it."),
+    "render": Subcommand("chalkline.cli.render_cmd", "Render a script's scenes into one video."),
+    "worker": Subcommand("chalkline.cli.worker_cmd", "Render one scene into a clip + manifest."),
+    "stitch": Subcommand("chalkline.cli.stitch_cmd", "Join clips, in order, into one video."),
+    "tier": Subcommand(
+        "chalkline.cli.tier_cmd", "The stitch tier (CPU, memory, timeout) clips need."
+    ),
+    "run": Subcommand("chalkline.cli.run_cmd", "Reconcile a RenderJob manifest here, no cluster."),
+    "operator": Subcommand("chalkline.cli.operator_cmd", "Run the RenderJob operator (Kopf)."),
+}
+#: Modules a slim installation may lack, and which image or extra has them.
+OPTIONAL_MODULES = {
+    "manim": "the worker image",
+    "kopf": "the operator image",
+    "kubernetes": "the operator image",
 }
 
 
@@ -40,12 +59,33 @@ class LazyGroup(click.Group):
         return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        module = COMMANDS.get(cmd_name)
-        if module is None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
             return None
-        command = getattr(importlib.import_module(module), cmd_name)
+        try:
+            module = importlib.import_module(entry.module)
+        except ModuleNotFoundError as err:
+            raise missing_module(f"`chalkline {cmd_name}`", err) from None
+        command = getattr(module, cmd_name)
         assert isinstance(command, click.Command)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from :data:`COMMANDS`, so ``--help`` imports none of them."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, entry.summary) for name, entry in COMMANDS.items()])
+
+
+def missing_module(what: str, err: ModuleNotFoundError) -> ChalklineError:
+    """A slim image lacks what ``what`` needs: say what, and where it is."""
+    name = (err.name or "").split(".")[0]
+    where = OPTIONAL_MODULES.get(name)
+    if where is None:
+        raise err  # not an optional dependency: a broken installation, keep the traceback
+    return ChalklineError(
+        f"{what} needs the Python package {name!r}, which this installation does not include",
+        hint=f"use {where}, or install the full package: pip install chalkline",
+    )
 
 
 @click.group(
@@ -71,6 +111,9 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=argv, prog_name="chalkline", standalone_mode=False)
     except ChalklineError as err:
         click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_FAILED)
+    except ModuleNotFoundError as err:  # raised when the work starts, e.g. a render
+        click.echo(f"error: {missing_module('this command', err)}", err=True)
         sys.exit(EXIT_FAILED)
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
