@@ -6,7 +6,8 @@
 #   FROM python:3.11.10-slim-bookworm@sha256:...
 FROM python:3.11.10-slim-bookworm AS build
 
-# pycairo compiles against Cairo; manimpango's wheel bundles Pango.
+# pycairo and manimpango (no wheel for every platform: pip may build it) compile
+# against Cairo and Pango here; the runtime stage keeps only their libraries.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libcairo2-dev libpango1.0-dev pkg-config gcc \
  && rm -rf /var/lib/apt/lists/*
