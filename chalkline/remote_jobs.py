@@ -12,7 +12,6 @@ whatever happened.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -24,7 +23,7 @@ from chalkline.errors import ChalklineError, InvalidSpec
 from chalkline.outputs import check_video_output
 from chalkline.progress import Display, PlannedScene, human_bytes
 from chalkline.worker.pool import EventKind, TaskEvent
-from chalkline.worker.task import ClipManifest, manifest_uri
+from chalkline.worker.task import ClipManifest, manifest_uri, read_manifest
 
 if TYPE_CHECKING:
     from chalkline.operator.controller import Controller
@@ -290,8 +289,7 @@ class _StatusToDisplay:
 
     def _manifest(self, task: Mapping[str, Any]) -> ClipManifest | None:
         try:
-            uri = manifest_uri(str(task["clip"]))
-            return ClipManifest.from_dict(json.loads(self.storage.read_bytes(uri)))
+            return read_manifest(self.storage, manifest_uri(str(task["clip"])))
         except (ChalklineError, ValueError, TypeError):
             return None
 

@@ -8,7 +8,6 @@ happens here; the decisions happen in :mod:`chalkline.operator.reconciler`.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from chalkline.operator.reconciler import (
 from chalkline.spec import RenderJobSpec, parse_spec
 from chalkline.stitcher.probe import probe_clip, probe_stream
 from chalkline.storage.base import Storage
-from chalkline.worker.task import ClipManifest
+from chalkline.worker.task import ClipManifest, read_manifest
 
 #: How long a delete waits for cancelled executions to stop before removing files.
 CANCEL_WAIT_SECONDS = 30.0
@@ -183,7 +182,7 @@ class Controller:
             if not uri.endswith(".json"):
                 continue
             try:
-                manifest = ClipManifest.from_dict(json.loads(self.storage.read_bytes(uri)))
+                manifest = read_manifest(self.storage, uri)
             except (ChalklineError, ValueError, TypeError):
                 continue  # half-visible or foreign files are re-rendered, not trusted
             clip = uri.removesuffix(".json") + ".mp4"

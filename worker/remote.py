@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import posixpath
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -20,7 +19,13 @@ from chalkline.errors import ChalklineError, InvalidSpec, SourceNotFound
 from chalkline.plans import PlannedScene, RenderPlan, read_render_plan
 from chalkline.storage import Storage, open_storage
 from chalkline.worker.render import render_task
-from chalkline.worker.task import ClipManifest, RenderTask, failure_uri, manifest_uri
+from chalkline.worker.task import (
+    ClipManifest,
+    RenderTask,
+    failure_uri,
+    manifest_uri,
+    read_manifest,
+)
 
 #: The most of an error a failed task stores (a status message should stay readable).
 MAX_FAILURE_CHARS = 4000
@@ -99,7 +104,7 @@ def _finished_manifest(storage: Storage, planned: PlannedScene) -> ClipManifest 
     uri = manifest_uri(planned.clip)
     if not storage.exists(uri):
         return None
-    manifest = ClipManifest.from_dict(json.loads(storage.read_bytes(uri)))
+    manifest = read_manifest(storage, uri)
     if manifest.has_clip and not storage.exists(planned.clip):
         return None
     return manifest

@@ -7,7 +7,10 @@ import json
 import posixpath
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chalkline.storage.base import Storage
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,14 @@ def manifest_uri(clip_uri: str) -> str:
     convention lives in one place.
     """
     return posixpath.splitext(clip_uri)[0] + ".json"
+
+
+def read_manifest(storage: Storage, uri: str) -> ClipManifest:
+    """The manifest stored at ``uri`` (see :func:`manifest_uri`).
+
+    Callers decide what a missing or unreadable one means: re-render, report, skip.
+    """
+    return ClipManifest.from_dict(json.loads(storage.read_bytes(uri)))
 
 
 def failure_uri(clip_uri: str) -> str:

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from google.api_core import exceptions as api
 from google.auth.credentials import AnonymousCredentials, Credentials
@@ -65,7 +65,7 @@ from chalkline.plans import (
     write_plan,
 )
 from chalkline.storage.base import Storage
-from chalkline.worker.task import ClipManifest, failure_uri, manifest_uri
+from chalkline.worker.task import ClipManifest, failure_uri, manifest_uri, read_manifest
 
 PLAN_ENV = "CHALKLINE_PLAN"
 KEY_ENV = "CHALKLINE_KEY"
@@ -357,7 +357,7 @@ class CloudRunExecutor:
         uri = manifest_uri(clip)
         if not self.storage.exists(uri):
             return None
-        manifest = ClipManifest.from_dict(json.loads(self.storage.read_bytes(uri)))
+        manifest = read_manifest(self.storage, uri)
         with self._lock:
             self._manifests[(handle, position)] = manifest
         return manifest
@@ -416,21 +416,21 @@ def _completed(conditions: Any) -> run_v2.Condition | None:
 
 
 def _execution_phase(execution: run_v2.Execution) -> ExecutionPhase:
-    completed = _completed(execution.conditions)
-    if completed is not None and completed.state == _SUCCEEDED:
-        return "Succeeded"
-    if completed is not None and completed.state == _FAILED:
-        return "Cancelled" if completed.execution_reason == _CANCELLED else "Failed"
-    return "Running"
+    return _finished_phase(execution.conditions) or "Running"
 
 
 def _task_phase(task: run_v2.Task) -> TaskPhase:
-    completed = _completed(task.conditions)
+    return _finished_phase(task.conditions) or ("Running" if task.start_time else "Pending")
+
+
+def _finished_phase(conditions: Any) -> Literal["Succeeded", "Failed", "Cancelled"] | None:
+    """How an execution or task ended, from its ``Completed`` condition; None if it has not."""
+    completed = _completed(conditions)
     if completed is not None and completed.state == _SUCCEEDED:
         return "Succeeded"
     if completed is not None and completed.state == _FAILED:
         return "Cancelled" if completed.execution_reason == _CANCELLED else "Failed"
-    return "Running" if task.start_time else "Pending"
+    return None
 
 
 def _task_message(task: run_v2.Task, said: str = "") -> str:
