@@ -27,6 +27,23 @@ class Blue(Scene):
 """
 
 
+TWO_SCENES = """\
+from manim import *
+class One(Scene):
+    def construct(self):
+        self.play(Create(Square()), run_time=0.2)
+class Two(Scene):
+    def construct(self):
+        self.play(FadeIn(Circle()), run_time=0.4)
+"""
+
+
+@pytest.fixture
+def two_scenes() -> str:
+    """The source of two scenes: One (3 frames at 15 fps) and Two (6 frames)."""
+    return TWO_SCENES
+
+
 @pytest.fixture
 def write_script(tmp_path: Path) -> Callable[[str, str], Path]:
     """Write a Manim script (dedented) into the test's folder and return its path."""

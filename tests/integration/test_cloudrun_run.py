@@ -20,26 +20,16 @@ from chalkline.operator.wiring import build_controller
 if TYPE_CHECKING:
     from tests.integration.conftest import RunOnCloudRun
 
-TWO_SCENES = """\
-from manim import *
-class One(Scene):
-    def construct(self):
-        self.play(Create(Square()), run_time=0.2)
-class Two(Scene):
-    def construct(self):
-        self.play(FadeIn(Circle()), run_time=0.4)
-"""
-
 
 def test_a_render_job_on_cloud_run_writes_a_gs_video(
-    run_on_cloudrun: RunOnCloudRun, gcs_bucket: str
+    run_on_cloudrun: RunOnCloudRun, gcs_bucket: str, two_scenes: str
 ) -> None:
     video = f"gs://{gcs_bucket}/videos/two.mp4"
     job = {
         "apiVersion": "chalkline.dev/v1alpha1",
         "kind": "RenderJob",
         "metadata": {"name": "two"},
-        "spec": {"source": {"inline": TWO_SCENES}, "output": video, "backend": "cloudrun"},
+        "spec": {"source": {"inline": two_scenes}, "output": video, "backend": "cloudrun"},
     }
 
     run = run_on_cloudrun(job)

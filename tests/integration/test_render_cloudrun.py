@@ -23,14 +23,7 @@ if TYPE_CHECKING:
 else:
     from cloudrun_fake import CloudRunFake
 
-SCENES = """\
-from manim import *
-class One(Scene):
-    def construct(self):
-        self.play(Create(Square()), run_time=0.2)
-class Two(Scene):
-    def construct(self):
-        self.play(FadeIn(Circle()), run_time=0.4)
+BROKEN = """
 class Broken(Scene):
     def construct(self):
         raise RuntimeError("this scene cannot be drawn")
@@ -39,10 +32,10 @@ RENDER_RUNS = r"/v2/projects/p/locations/r/jobs/chalkline-render-[^/]+:run"
 
 
 def render_on_cloudrun(
-    fake: CloudRunFake, bucket: str, tmp_path: Path, *scenes: str
+    fake: CloudRunFake, bucket: str, tmp_path: Path, source: str, *scenes: str
 ) -> subprocess.CompletedProcess[str]:
     script = tmp_path / "scenes.py"
-    script.write_text(SCENES)
+    script.write_text(source + BROKEN)
     command = [sys.executable, "-m", "chalkline", "render", str(script), *scenes]
     command += ["-o", str(tmp_path / "out.mp4"), "--no-progress", "--backend", "cloudrun"]
     command += ["--project", "p", "--region", "r", "--bucket", bucket, "--image", "img:test"]
@@ -54,9 +47,9 @@ def render_on_cloudrun(
 
 
 def test_a_laptop_render_on_cloud_run_writes_the_video_locally(
-    fake: CloudRunFake, gcs_bucket: str, tmp_path: Path
+    fake: CloudRunFake, gcs_bucket: str, tmp_path: Path, two_scenes: str
 ) -> None:
-    result = render_on_cloudrun(fake, gcs_bucket, tmp_path, "One", "Two")
+    result = render_on_cloudrun(fake, gcs_bucket, tmp_path, two_scenes, "One", "Two")
 
     assert result.returncode == 0, result.stderr + "\n".join(fake.task_logs().values())
     with av.open(str(tmp_path / "out.mp4")) as container:
@@ -71,9 +64,9 @@ def test_a_laptop_render_on_cloud_run_writes_the_video_locally(
 
 
 def test_a_failing_scene_fails_the_render_and_writes_nothing(
-    fake: CloudRunFake, gcs_bucket: str, tmp_path: Path
+    fake: CloudRunFake, gcs_bucket: str, tmp_path: Path, two_scenes: str
 ) -> None:
-    result = render_on_cloudrun(fake, gcs_bucket, tmp_path, "One", "Broken")
+    result = render_on_cloudrun(fake, gcs_bucket, tmp_path, two_scenes, "One", "Broken")
 
     assert result.returncode == 1
     assert "Broken: failed" in result.stdout

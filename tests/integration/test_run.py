@@ -12,16 +12,6 @@ import yaml
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "examples"
 
-TWO_SCENES = """\
-from manim import *
-class One(Scene):
-    def construct(self):
-        self.play(Create(Square()), run_time=0.2)
-class Two(Scene):
-    def construct(self):
-        self.play(FadeIn(Circle()), run_time=0.4)
-"""
-
 
 def render_job(name: str, spec: dict[str, object]) -> dict[str, object]:
     return {
@@ -52,11 +42,13 @@ def frames(video: Path) -> int:
         return sum(1 for _ in container.decode(video=0))
 
 
-def test_a_render_job_runs_to_a_video_and_prints_its_status(tmp_path: Path) -> None:
+def test_a_render_job_runs_to_a_video_and_prints_its_status(
+    tmp_path: Path, two_scenes: str
+) -> None:
     video = tmp_path / "two.mp4"
     manifest = write_manifest(
         tmp_path / "job.yaml",
-        render_job("two", {"source": {"inline": TWO_SCENES}, "output": f"file://{video}"}),
+        render_job("two", {"source": {"inline": two_scenes}, "output": f"file://{video}"}),
     )
     result = run(manifest, "-o", "yaml", "--storage", f"file://{tmp_path / 'store'}")
     assert result.returncode == 0, result.stderr
@@ -74,13 +66,13 @@ def test_a_render_job_runs_to_a_video_and_prints_its_status(tmp_path: Path) -> N
     assert list((tmp_path / "store").rglob("*.mp4")) == []
 
 
-def test_a_config_map_in_the_same_file_is_the_script(tmp_path: Path) -> None:
+def test_a_config_map_in_the_same_file_is_the_script(tmp_path: Path, two_scenes: str) -> None:
     video = tmp_path / "one.mp4"
     config_map = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": "scripts"},
-        "data": {"two.py": TWO_SCENES},
+        "data": {"two.py": two_scenes},
     }
     job = render_job(
         "one",
@@ -111,10 +103,12 @@ def test_a_failing_job_exits_non_zero_with_reason_and_message(tmp_path: Path) ->
     assert any(line.split()[:2] == ["broken", "Failed"] for line in result.stdout.splitlines())
 
 
-def test_an_invalid_manifest_is_rejected_before_anything_runs(tmp_path: Path) -> None:
+def test_an_invalid_manifest_is_rejected_before_anything_runs(
+    tmp_path: Path, two_scenes: str
+) -> None:
     manifest = write_manifest(
         tmp_path / "job.yaml",
-        render_job("bad", {"source": {"inline": TWO_SCENES}, "quality": "ultra"}),
+        render_job("bad", {"source": {"inline": two_scenes}, "quality": "ultra"}),
     )
     result = run(manifest, "--storage", f"file://{tmp_path / 'store'}")
     assert result.returncode == 1
