@@ -30,10 +30,10 @@ from pathlib import Path
 
 import av
 
+from chalkline.core.probe import ClipInfo, probe_clip
 from chalkline.stitcher.concat import StitchReport, probe_clips, run_ffmpeg, stitch_clips
 from chalkline.stitcher.ffmpeg_exe import ffmpeg_executable
-from chalkline.stitcher.plan import build_ffmpeg_args, plan_stitch
-from chalkline.stitcher.probe import ClipInfo, probe_clip
+from chalkline.stitcher.recipe import build_ffmpeg_args, choose_recipe
 from chalkline.stitcher.synthetic import make_test_clip
 
 WIDTH, HEIGHT, FPS = 1080, 1920, 30
@@ -178,7 +178,7 @@ def print_table(runs: list[Run]) -> None:
     for run in runs:
         result = run.report.result
         print(
-            f"{run.label:<20}{run.report.plan.mode:>9}{run.report.seconds:>9.2f}"
+            f"{run.label:<20}{run.report.recipe.mode:>9}{run.report.seconds:>9.2f}"
             f"{result.video_duration:>9.3f}{result.audio_duration or 0.0:>9.3f}"
             f"{run.sync_frames:>8.2f}{run.decoded_audio_seconds:>11.3f}"
             f"{run.decoded_sync_frames:>8.2f}{result.size_bytes / 1e6:>9.1f}"
@@ -212,7 +212,7 @@ def time_x264_defaults(clips: list[Path], output: Path) -> float:
     print("running: re-encode at libx264 defaults ...", flush=True)
     infos = probe_clips(clips)
     plan = dataclasses.replace(
-        plan_stitch(infos, force_reencode=True), video_preset="medium", video_crf=23
+        choose_recipe(infos, force_reencode=True), video_preset="medium", video_crf=23
     )
     with tempfile.TemporaryDirectory(prefix="chalkline-bench-") as work:
         args = build_ffmpeg_args(plan, infos, output, Path(work) / "unused.txt")

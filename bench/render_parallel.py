@@ -55,7 +55,7 @@ def chalkline(script: Path, quality: str, work: Path, workers: int | None) -> fl
 
 
 def count_scenes(script: Path) -> int:
-    from chalkline.scenes import discover_scenes_in_file
+    from chalkline.core.scenes import discover_scenes_in_file
 
     return len(discover_scenes_in_file(script))
 

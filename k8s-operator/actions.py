@@ -23,6 +23,8 @@ class LaunchRender:
     key: str
     work: tuple[RenderWork, ...]
     parallelism: int
+    #: Where the executor keeps its work orders (the RenderJob's scratch folder).
+    scratch_uri: str
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from chalkline.errors import InvalidSpec
-from chalkline.quality import QUALITIES
+from chalkline.core.errors import InvalidSpec
+from chalkline.core.quality import QUALITIES
 
 
 def _default_workers() -> int:

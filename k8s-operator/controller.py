@@ -14,7 +14,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalkline.errors import ChalklineError, SourceNotFound
+from chalkline.core.errors import ChalklineError, SourceNotFound
+from chalkline.core.layout import JobRef, Layout, clip_of_manifest, is_manifest
+from chalkline.core.probe import probe_clip, probe_stream
+from chalkline.core.records import ClipManifest, read_manifest
+from chalkline.core.spec import RenderJobSpec, parse_spec
 from chalkline.executors.base import ExecutionReport, Executor
 from chalkline.operator.actions import (
     Cancel,
@@ -24,7 +28,6 @@ from chalkline.operator.actions import (
     SignVideoUrl,
     StageScript,
 )
-from chalkline.operator.layout import JobRef, Layout
 from chalkline.operator.reconciler import (
     FINAL_PHASES,
     ClipStats,
@@ -35,10 +38,7 @@ from chalkline.operator.reconciler import (
     now_text,
     reconcile,
 )
-from chalkline.spec import RenderJobSpec, parse_spec
-from chalkline.stitcher.probe import probe_clip, probe_stream
 from chalkline.storage.base import Storage
-from chalkline.worker.task import ClipManifest, read_manifest
 
 #: How long a delete waits for cancelled executions to stop before removing files.
 CANCEL_WAIT_SECONDS = 30.0
@@ -111,7 +111,10 @@ class Controller:
                     self.storage.write_bytes(action.uri, action.text.encode())
             elif isinstance(action, LaunchRender):
                 execution["render"] = self.executor.launch_render(
-                    action.key, list(action.work), action.parallelism
+                    action.key,
+                    list(action.work),
+                    action.parallelism,
+                    scratch_uri=action.scratch_uri,
                 )
             elif isinstance(action, LaunchStitch):
                 execution["stitch"] = self.executor.launch_stitch(action.key, action.work)
@@ -179,13 +182,13 @@ class Controller:
     def _stored_manifests(self, job: JobRef) -> dict[str, ClipManifest]:
         found: dict[str, ClipManifest] = {}
         for uri in self.storage.list(self.layout.clips(job)):
-            if not uri.endswith(".json"):
+            if not is_manifest(uri):
                 continue
             try:
                 manifest = read_manifest(self.storage, uri)
             except (ChalklineError, ValueError, TypeError):
                 continue  # half-visible or foreign files are re-rendered, not trusted
-            clip = uri.removesuffix(".json") + ".mp4"
+            clip = clip_of_manifest(uri)
             if not manifest.has_clip or self.storage.exists(clip):
                 found[clip] = manifest
         return found

@@ -12,9 +12,9 @@ from typing import Any
 
 import kopf
 
+from chalkline.core.layout import JobRef
 from chalkline.operator.actions import Emit
 from chalkline.operator.controller import Controller, status_patch
-from chalkline.operator.layout import JobRef
 
 GROUP = "chalkline.dev"
 VERSION = "v1alpha1"

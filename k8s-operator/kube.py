@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from chalkline.errors import InvalidSpec
+from chalkline.core.errors import InvalidSpec
 from chalkline.operator.controller import ConfigMapReader
 
 

@@ -17,7 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from chalkline.errors import ChalklineError, InvalidScript
+from chalkline.core.errors import ChalklineError, InvalidScript
+from chalkline.core.layout import JobRef, Layout, script_hash
+from chalkline.core.records import ClipManifest
+from chalkline.core.scenes import discover_scenes, select_scenes
+from chalkline.core.spec import RenderJobSpec, parse_spec
 from chalkline.executors.base import ExecutionReport, RenderWork, StitchWork, TaskReport
 from chalkline.operator.actions import (
     Action,
@@ -29,12 +33,8 @@ from chalkline.operator.actions import (
     StageScript,
 )
 from chalkline.operator.conditions import SUCCEEDED, set_condition
-from chalkline.operator.layout import JobRef, Layout, script_hash
-from chalkline.scenes import discover_scenes, select_scenes
-from chalkline.spec import RenderJobSpec, parse_spec
 from chalkline.stitcher.tier_table import load_tier_table
 from chalkline.stitcher.tiers import StitchLoad, TierTable, choose_tier, next_tier
-from chalkline.worker.task import ClipManifest
 
 Status = dict[str, Any]
 FINAL_PHASES = ("Succeeded", "Failed")
@@ -305,7 +305,8 @@ class _Step:
             for t in tasks
         )
         key = f"{self.job.uid}-g{self.job.generation}-a{attempt}-l{lost}"
-        self.actions.append(LaunchRender(key, work, spec.parallelism))
+        scratch = self.layout.scratch(self.job)
+        self.actions.append(LaunchRender(key, work, spec.parallelism, scratch))
 
     # --- stitching ---------------------------------------------------------------
 
@@ -374,7 +375,7 @@ class _Step:
             output_uri=output,
             tier=choice.tier,
             timeout_seconds=choice.timeout_s,
-            scratch_uri=self.layout.stitch_scratch(self.job),
+            scratch_uri=self.layout.scratch(self.job),
         )
         restarts = int(execution.get("stitchRestarts", 0))
         key = f"{self.job.uid}-g{self.job.generation}-stitch-{restarts}"

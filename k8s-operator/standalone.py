@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from chalkline.errors import InvalidSpec
+from chalkline.core.errors import InvalidSpec
+from chalkline.core.layout import JobRef
 from chalkline.operator.actions import Emit
 from chalkline.operator.controller import Controller
-from chalkline.operator.layout import JobRef
 
 KIND = "RenderJob"
 API_VERSION = "chalkline.dev/v1alpha1"

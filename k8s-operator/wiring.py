@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from chalkline.errors import InvalidSpec
+from chalkline.core.errors import InvalidSpec
 from chalkline.executors.base import Executor
 from chalkline.executors.local import LocalExecutor
 from chalkline.operator.config import OperatorConfig

@@ -1,4 +1,4 @@
-"""Run a stitch: check, probe, plan, run FFmpeg, publish atomically.
+"""Run a stitch: check, probe, recipe, run FFmpeg, publish atomically.
 
 The order matters to users: everything that can be known to fail (an output
 folder that does not exist, a clip that is not a video) fails before FFmpeg
@@ -18,11 +18,22 @@ from fractions import Fraction
 from pathlib import Path
 from typing import IO
 
-from chalkline.errors import ChalklineError, InvalidClip, InvalidSpec, SourceNotFound, StitchFailed
-from chalkline.outputs import atomic_output, check_video_output
+from chalkline.core.errors import (
+    ChalklineError,
+    InvalidClip,
+    InvalidSpec,
+    SourceNotFound,
+    StitchFailed,
+)
+from chalkline.core.outputs import atomic_output, check_video_output
+from chalkline.core.probe import ClipInfo, probe_clip
 from chalkline.stitcher.ffmpeg_exe import ENV_OVERRIDE, ffmpeg_executable
-from chalkline.stitcher.plan import StitchPlan, build_ffmpeg_args, concat_list_text, plan_stitch
-from chalkline.stitcher.probe import ClipInfo, probe_clip
+from chalkline.stitcher.recipe import (
+    StitchRecipe,
+    build_ffmpeg_args,
+    choose_recipe,
+    concat_list_text,
+)
 
 ProgressCallback = Callable[[float], None]
 
@@ -35,7 +46,7 @@ class StitchReport:
     """What a finished stitch did, for the CLI summary and the RenderJob status."""
 
     output: Path
-    plan: StitchPlan
+    recipe: StitchRecipe
     clips: tuple[ClipInfo, ...]
     #: Wall-clock seconds from the first check to the published file.
     seconds: float
@@ -63,17 +74,17 @@ def stitch_clips(
     force_reencode: bool = False,
     on_progress: ProgressCallback | None = None,
 ) -> StitchReport:
-    """Join ``paths`` in order into ``output`` (see :func:`plan_stitch` for options).
+    """Join ``paths`` in order into ``output`` (see :func:`choose_recipe` for options).
 
     ``on_progress`` receives the finished fraction (0.0 to 1.0) as FFmpeg
-    advances. Raises a :class:`~chalkline.errors.ChalklineError` for anything a
-    user can fix, and :class:`~chalkline.errors.StitchFailed` when FFmpeg fails.
+    advances. Raises a :class:`~chalkline.core.errors.ChalklineError` for anything a
+    user can fix, and :class:`~chalkline.core.errors.StitchFailed` when FFmpeg fails.
     """
     started = time.monotonic()
     check_video_output(output)
     _check_output_is_not_an_input(output, paths)
     clips = probe_clips(paths)
-    plan = plan_stitch(
+    recipe = choose_recipe(
         clips,
         resolution=resolution,
         fps=fps,
@@ -86,12 +97,12 @@ def stitch_clips(
     ):
         concat_list = Path(work) / "clips.txt"
         concat_list.write_text(concat_list_text(clips), encoding="utf-8")
-        args = build_ffmpeg_args(plan, clips, partial, concat_list)
-        run_ffmpeg(args, plan.duration, Path(work) / "ffmpeg.log", on_progress)
-        result = _check_result(partial, plan, clips)
+        args = build_ffmpeg_args(recipe, clips, partial, concat_list)
+        run_ffmpeg(args, recipe.duration, Path(work) / "ffmpeg.log", on_progress)
+        result = _check_result(partial, recipe, clips)
     return StitchReport(
         output=output,
-        plan=plan,
+        recipe=recipe,
         clips=tuple(clips),
         seconds=time.monotonic() - started,
         result=dataclasses.replace(result, path=output),
@@ -199,7 +210,7 @@ def _tail(log: IO[str]) -> str:
 # -- checking the result -----------------------------------------------------
 
 
-def _check_result(partial: Path, plan: StitchPlan, clips: Sequence[ClipInfo]) -> ClipInfo:
+def _check_result(partial: Path, recipe: StitchRecipe, clips: Sequence[ClipInfo]) -> ClipInfo:
     """Probe what FFmpeg wrote, and count its frames, before publishing it.
 
     FFmpeg can exit 0 with a short or broken file: a stream copy of clips that
@@ -210,21 +221,21 @@ def _check_result(partial: Path, plan: StitchPlan, clips: Sequence[ClipInfo]) ->
         result = probe_clip(partial)
     except ChalklineError as err:
         raise StitchFailed(f"FFmpeg finished but wrote no readable video: {err.message}") from err
-    expected = expected_frames(plan, clips)
+    expected = expected_frames(recipe, clips)
     if abs(result.frames - expected) > len(clips):
         hint = "check that every clip plays to its end"
-        if plan.mode == "copy":
+        if recipe.mode == "copy":
             hint += "; if they do, re-encode instead (chalkline stitch --reencode)"
         raise StitchFailed(
-            f"the {plan.mode} stitch holds {result.frames} frames where the clips promise "
+            f"the {recipe.mode} stitch holds {result.frames} frames where the clips promise "
             f"{expected}; a clip may be damaged (cut off?)",
             hint=hint,
         )
     return result
 
 
-def expected_frames(plan: StitchPlan, clips: Sequence[ClipInfo]) -> int:
-    """Frames the output should have: copied as they are, or resampled to the plan's rate."""
-    if plan.mode == "copy":
+def expected_frames(recipe: StitchRecipe, clips: Sequence[ClipInfo]) -> int:
+    """Frames the output should have: copied as they are, or resampled to the recipe's rate."""
+    if recipe.mode == "copy":
         return sum(clip.frames for clip in clips)
-    return sum(round(clip.video_duration * plan.fps) for clip in clips)
+    return sum(round(clip.video_duration * recipe.fps) for clip in clips)

@@ -1,7 +1,7 @@
-"""The two ways a stitch joins clips, named once for the plan and the tiers.
+"""The two ways a stitch joins clips, named once for the recipe and the tiers.
 
 ``copy`` joins the compressed streams as they are (one thread, seconds);
-``reencode`` decodes and encodes every frame (every core, minutes). The plan
+``reencode`` decodes and encodes every frame (every core, minutes). The recipe
 decides which one a stitch needs; the tiers size the job for it.
 """
 

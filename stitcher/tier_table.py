@@ -17,14 +17,14 @@ from typing import Any, TypeVar
 
 import yaml
 
-from chalkline.errors import InvalidSpec
-from chalkline.stitcher.modes import MODES
-from chalkline.stitcher.quantities import (
+from chalkline.core.errors import InvalidSpec
+from chalkline.core.quantities import (
     match_resolution,
     parse_cpu,
     parse_memory_gib,
     parse_resolution,
 )
+from chalkline.stitcher.modes import MODES
 from chalkline.stitcher.tiers import Estimate, Limits, Prices, Tier, TierTable
 
 DEFAULT_TABLE_PATH = Path(__file__).with_name("tiers.yaml")

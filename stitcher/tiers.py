@@ -27,9 +27,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from chalkline.errors import InvalidSpec
+from chalkline.core.errors import InvalidSpec
+from chalkline.core.quantities import fits_within, format_cpu, format_memory_gib
 from chalkline.stitcher.modes import MODES, StitchMode
-from chalkline.stitcher.quantities import fits_within, format_cpu, format_memory_gib
 
 BYTES_PER_MB = 1_000_000
 _FOUR_K = (3840, 2160)

@@ -11,6 +11,7 @@ task, so no task pays Manim's import again.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.forkserver
@@ -20,7 +21,7 @@ import sys
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext
@@ -28,17 +29,25 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Literal
 
-from chalkline.errors import ChalklineError, RenderFailed
-from chalkline.worker.task import ClipManifest, RenderTask
+from chalkline.core.errors import ChalklineError, RenderFailed
+from chalkline.core.records import ClipManifest
+from chalkline.worker.task import RenderTask
 
 EventKind = Literal["started", "progress", "done", "failed", "cancelled"]
 
-_PRELOAD = ["chalkline.worker.warm"]
+#: "__main__" first: the fork server imports the program's main module once (the CLI,
+#: for `chalkline ...`), so no forked task imports it again; then Manim, warm.
+_PRELOAD = ["__main__", "chalkline.worker.warm"]
 
 
 @dataclass(frozen=True)
 class TaskEvent:
-    """Something that happened to one task; the pool's only output."""
+    """Something that happened to one task; the pool's only output.
+
+    ``index`` is the task's own (its place in its job); ``ticket`` is the
+    pool's name for it, unique among everything one pool was given, so tasks
+    of several jobs with the same indexes can share a pool.
+    """
 
     index: int
     scene: str
@@ -46,6 +55,7 @@ class TaskEvent:
     plays: int = 0
     manifest: ClipManifest | None = None
     error: str | None = None
+    ticket: int = 0
 
 
 @dataclass
@@ -62,8 +72,9 @@ class WarmPool:
     """Run at most ``workers`` tasks at once; report progress as :class:`TaskEvent`."""
 
     workers: int
-    _queue: deque[RenderTask] = field(default_factory=deque)
+    _queue: deque[tuple[int, RenderTask]] = field(default_factory=deque)
     _running: dict[int, _Running] = field(default_factory=dict)
+    _tickets: Iterator[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -74,8 +85,11 @@ class WarmPool:
         """Start the fork server now, so Manim imports while the caller plans."""
         multiprocessing.forkserver.ensure_running()
 
-    def submit(self, tasks: Iterable[RenderTask]) -> None:
-        self._queue.extend(tasks)
+    def submit(self, tasks: Iterable[RenderTask]) -> list[int]:
+        """Queue ``tasks``; return their tickets, in order (see :class:`TaskEvent`)."""
+        queued = [(next(self._tickets), task) for task in tasks]
+        self._queue.extend(queued)
+        return [ticket for ticket, _ in queued]
 
     @property
     def busy(self) -> bool:
@@ -89,30 +103,29 @@ class WarmPool:
         waitables: list[Connection | int] = [r.conn for r in self._running.values()]
         waitables += [r.process.sentinel for r in self._running.values()]
         multiprocessing.connection.wait(waitables, timeout=timeout)
-        for index in list(self._running):
-            events.extend(self._collect(index))
+        for ticket in list(self._running):
+            events.extend(self._collect(ticket))
         return events
 
-    def cancel(self, indexes: Collection[int] | None = None) -> list[TaskEvent]:
-        """Drop queued tasks and kill running ones (all, or those of ``indexes``).
+    def cancel(self, tickets: Collection[int] | None = None) -> list[TaskEvent]:
+        """Drop queued tasks and kill running ones (all, or those of ``tickets``).
 
         Killed tasks have the partial files they wrote discarded.
         """
 
-        def chosen(index: int) -> bool:
-            return indexes is None or index in indexes
+        def chosen(ticket: int) -> bool:
+            return tickets is None or ticket in tickets
 
-        dropped = [t for t in self._queue if chosen(t.index)]
-        events = [TaskEvent(t.index, t.scene, "cancelled") for t in dropped]
-        self._queue = deque(t for t in self._queue if not chosen(t.index))
-        for index, running in list(self._running.items()):
-            if not chosen(index):
+        events = [_event(t, task, "cancelled") for t, task in self._queue if chosen(t)]
+        self._queue = deque((t, task) for t, task in self._queue if not chosen(t))
+        for ticket, running in list(self._running.items()):
+            if not chosen(ticket):
                 continue
             _stop(running.process)
             discard_partial_movies(running.task.media_dir, since=running.started)
             running.conn.close()
-            del self._running[index]
-            events.append(TaskEvent(index, running.task.scene, "cancelled"))
+            del self._running[ticket]
+            events.append(_event(ticket, running.task, "cancelled"))
         return events
 
     def close(self) -> None:
@@ -127,23 +140,23 @@ class WarmPool:
     def _start_queued(self) -> list[TaskEvent]:
         events = []
         while self._queue and len(self._running) < self.workers:
-            task = self._queue.popleft()
+            ticket, task = self._queue.popleft()
             receiver, sender = self._context.Pipe(duplex=False)
             process = self._context.Process(
                 target=_child_main, args=(task, sender), name=f"chalkline-{task.scene}"
             )
             process.start()
             sender.close()
-            self._running[task.index] = _Running(task, process, receiver, time.time())
-            events.append(TaskEvent(task.index, task.scene, "started"))
+            self._running[ticket] = _Running(task, process, receiver, time.time())
+            events.append(_event(ticket, task, "started"))
         return events
 
-    def _collect(self, index: int) -> list[TaskEvent]:
-        running = self._running[index]
+    def _collect(self, ticket: int) -> list[TaskEvent]:
+        running = self._running[ticket]
         events: list[TaskEvent] = []
         try:
             while running.conn.poll():
-                events.append(_decode(running.task, running.conn.recv()))
+                events.append(_decode(ticket, running.task, running.conn.recv()))
         except (EOFError, OSError):
             pass
         if any(e.kind in ("done", "failed") for e in events):
@@ -151,9 +164,9 @@ class WarmPool:
         if not running.process.is_alive():
             running.process.join()
             if not running.finished:
-                events.append(_died(running))
+                events.append(_died(ticket, running))
             running.conn.close()
-            del self._running[index]
+            del self._running[ticket]
         return events
 
 
@@ -241,17 +254,21 @@ def _die_with_parent() -> None:
     libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
 
 
-def _decode(task: RenderTask, message: tuple[str, object]) -> TaskEvent:
+def _event(ticket: int, task: RenderTask, kind: EventKind, **news: object) -> TaskEvent:
+    return TaskEvent(task.index, task.scene, kind, ticket=ticket, **news)  # type: ignore[arg-type]
+
+
+def _decode(ticket: int, task: RenderTask, message: tuple[str, object]) -> TaskEvent:
     kind, payload = message
     if kind == "progress":
-        return TaskEvent(task.index, task.scene, "progress", plays=int(str(payload)))
+        return _event(ticket, task, "progress", plays=int(str(payload)))
     if kind == "done":
         assert isinstance(payload, ClipManifest)
-        return TaskEvent(task.index, task.scene, "done", manifest=payload)
-    return TaskEvent(task.index, task.scene, "failed", error=str(payload))
+        return _event(ticket, task, "done", manifest=payload)
+    return _event(ticket, task, "failed", error=str(payload))
 
 
-def _died(running: _Running) -> TaskEvent:
+def _died(ticket: int, running: _Running) -> TaskEvent:
     """The child exited without a word: name the signal, the usual culprit."""
     code = running.process.exitcode
     if code is not None and code < 0:
@@ -260,9 +277,9 @@ def _died(running: _Running) -> TaskEvent:
             cause += " (often the out-of-memory killer: try fewer --workers or a lower quality)"
     else:
         cause = f"exited with code {code}"
-    return TaskEvent(
-        running.task.index,
-        running.task.scene,
+    return _event(
+        ticket,
+        running.task,
         "failed",
         error=f"worker for scene {running.task.scene!r} died: {cause}",
     )

@@ -17,11 +17,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from chalkline.errors import RenderFailed, SceneNotFound
-from chalkline.outputs import atomic_output, write_text_atomic
-from chalkline.quality import quality_named
-from chalkline.stitcher.probe import probe_clip
-from chalkline.worker.task import ClipManifest, RenderTask
+from chalkline.core.errors import RenderFailed, SceneNotFound
+from chalkline.core.outputs import atomic_output, write_text_atomic
+from chalkline.core.probe import probe_clip
+from chalkline.core.quality import quality_named
+from chalkline.core.records import ClipManifest
+from chalkline.worker.task import RenderTask
 
 #: Called with the number of animations played so far in the scene.
 ProgressCallback = Callable[[int], None]

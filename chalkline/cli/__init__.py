@@ -1,6 +1,6 @@
 """The ``chalkline`` command line: one module per subcommand, one group here.
 
-Every subcommand raises :class:`~chalkline.errors.ChalklineError` for problems a
+Every subcommand raises :class:`~chalkline.core.errors.ChalklineError` for problems a
 user can fix; :func:`main` prints them as one ``error:`` message and exits 1,
 so no user ever sees a Python traceback for their own mistake.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import click
 
 from chalkline import __version__
-from chalkline.errors import ChalklineError
+from chalkline.core.errors import ChalklineError
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130

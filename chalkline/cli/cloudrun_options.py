@@ -4,7 +4,7 @@ Both commands can run here or on Cloud Run Jobs. The options that say where
 (project, region, bucket, image, ...) are the same for both, so they are one
 decorator that gathers them into a single ``cloudrun`` argument of type
 :class:`CloudRunOptions`; ``target()`` checks them and builds the
-:class:`~chalkline.remote_jobs.CloudRunTarget` the remote driver needs.
+:class:`~chalkline.drivers.cloudrun_render.CloudRunTarget` the remote driver needs.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 import click
 
-from chalkline.errors import InvalidSpec
-from chalkline.remote_jobs import CloudRunTarget
+from chalkline.core.errors import InvalidSpec
+from chalkline.drivers.cloudrun_render import CloudRunTarget
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -7,11 +7,9 @@ from collections.abc import Mapping, Sequence
 import click
 from click.core import ParameterSource
 
-from chalkline.errors import InvalidSpec
-from chalkline.quality import QUALITIES
-
-#: Where remote tasks find their plan (Cloud Run passes it as an env override).
-PLAN_ENV = "CHALKLINE_PLAN"
+from chalkline.core.errors import InvalidSpec
+from chalkline.core.quality import QUALITIES
+from chalkline.core.records import PLAN_ENV
 
 quality_option = click.option(
     "-q",

@@ -9,9 +9,19 @@ import click
 
 from chalkline.cli.cloudrun_options import CloudRunOptions, cloudrun_options
 from chalkline.cli.options import quality_option
-from chalkline.pipeline import RenderHooks, RenderRequest, default_cache_dir, render_video
-from chalkline.progress import make_display, stitch_summary
-from chalkline.remote_jobs import CloudRunTarget, RemoteRequest, remote_summary, render_on_cloudrun
+from chalkline.drivers.cloudrun_render import (
+    CloudRunTarget,
+    RemoteRequest,
+    remote_summary,
+    render_on_cloudrun,
+)
+from chalkline.drivers.local_render import (
+    RenderHooks,
+    RenderRequest,
+    default_cache_dir,
+    render_video,
+)
+from chalkline.drivers.progress import make_display, stitch_summary
 
 
 @click.command()

@@ -11,12 +11,12 @@ from typing import Any
 import click
 import yaml
 
-from chalkline.errors import ChalklineError, InvalidSpec
+from chalkline.core.errors import ChalklineError, InvalidSpec
+from chalkline.drivers.local_render import default_cache_dir
 from chalkline.operator.actions import Emit
 from chalkline.operator.config import load_config
 from chalkline.operator.standalone import run_job, split_manifest
 from chalkline.operator.wiring import build_controller
-from chalkline.pipeline import default_cache_dir
 
 COLUMNS = "{:<20} {:<10} {:<9} {:<7} {}"
 

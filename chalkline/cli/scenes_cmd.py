@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from chalkline.scenes import discover_scenes_in_file
+from chalkline.core.scenes import discover_scenes_in_file
 
 
 @click.command()

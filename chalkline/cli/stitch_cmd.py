@@ -9,14 +9,19 @@ from pathlib import Path
 import click
 
 from chalkline.cli.cloudrun_options import CloudRunOptions, cloudrun_options
-from chalkline.cli.options import PLAN_ENV, given_options, refuse_options_beside_plan
-from chalkline.errors import InvalidSpec
-from chalkline.pipeline import default_cache_dir
-from chalkline.progress import human_bytes, make_display, stitch_summary
-from chalkline.remote_jobs import RemoteStitchRequest, remote_summary, stitch_on_cloudrun
-from chalkline.spec import TIERS
+from chalkline.cli.options import given_options, refuse_options_beside_plan
+from chalkline.core.errors import InvalidSpec
+from chalkline.core.quantities import match_resolution
+from chalkline.core.records import PLAN_ENV
+from chalkline.core.spec import TIERS
+from chalkline.drivers.cloudrun_render import (
+    RemoteStitchRequest,
+    remote_summary,
+    stitch_on_cloudrun,
+)
+from chalkline.drivers.local_render import default_cache_dir
+from chalkline.drivers.progress import human_bytes, make_display, stitch_summary
 from chalkline.stitcher.concat import stitch_clips
-from chalkline.stitcher.quantities import match_resolution
 
 #: Largest side libx264 and common players handle comfortably (8K).
 MAX_SIDE = 8192
@@ -137,7 +142,7 @@ def stitch(
             hint="a stitch order names the clips and the output itself",
             also_given=["CLIP..."] if clips else [],
         )
-        from chalkline.executors.stitch_job import run_stitch_order
+        from chalkline.stitcher.planned_stitch import run_stitch_order
 
         details = run_stitch_order(plan)
         click.echo(json.dumps(details, indent=2, sort_keys=True))

@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from chalkline.errors import InvalidSpec
+from chalkline.core.errors import InvalidSpec
+from chalkline.core.quantities import parse_resolution
 from chalkline.stitcher.modes import MODES, StitchMode
-from chalkline.stitcher.quantities import parse_resolution
 from chalkline.stitcher.tier_table import load_tier_table
 from chalkline.stitcher.tiers import BYTES_PER_MB, StitchLoad, TierChoice, choose_tier
 

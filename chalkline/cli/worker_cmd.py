@@ -14,15 +14,16 @@ from pathlib import Path
 
 import click
 
-from chalkline.cli.options import PLAN_ENV, quality_option, refuse_options_beside_plan
-from chalkline.errors import InvalidSpec
-from chalkline.outputs import check_writable_folder
-from chalkline.pipeline import default_cache_dir
-from chalkline.scenes import discover_scenes_in_file, select_scenes
+from chalkline.cli.options import quality_option, refuse_options_beside_plan
+from chalkline.core.errors import InvalidSpec
+from chalkline.core.layout import clip_name, script_hash
+from chalkline.core.outputs import check_writable_folder
+from chalkline.core.records import PLAN_ENV, TASK_INDEX_ENV, ClipManifest
+from chalkline.core.scenes import discover_scenes_in_file, select_scenes
+from chalkline.drivers.local_render import default_cache_dir
 from chalkline.worker.render import render_task
-from chalkline.worker.task import ClipManifest, RenderTask, default_media_dir
+from chalkline.worker.task import RenderTask, default_media_dir
 
-TASK_INDEX_ENV = "CLOUD_RUN_TASK_INDEX"
 #: Options of the local mode, as their parameter names, and as a user types them.
 LOCAL_OPTIONS = {
     "script": "--script",
@@ -132,7 +133,7 @@ def _task_index_from_env() -> int:
 
 
 def _run_planned(plan: str, task_index: int) -> ClipManifest:
-    from chalkline.worker.remote import run_planned_task
+    from chalkline.worker.planned_task import run_planned_task
 
     with tempfile.TemporaryDirectory(prefix="chalkline-worker-") as scratch:
         return run_planned_task(plan, task_index, Path(scratch))
@@ -160,6 +161,7 @@ def _run_local(
         quality=quality,
         output_dir=output_dir,
         media_dir=media_dir,
+        clip_name=clip_name(scene, quality, script_hash(script.read_text(encoding="utf-8"))),
         use_cache=not no_cache,
     )
     return render_task(task)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from chalkline.worker.task import ClipManifest
+from chalkline.core.records import ClipManifest
 
 TaskPhase = Literal["Pending", "Running", "Succeeded", "Failed", "Cancelled"]
 ExecutionPhase = Literal["Running", "Succeeded", "Failed", "Cancelled", "Unknown"]
@@ -35,15 +35,15 @@ class StitchWork:
 
     ``scratch_uri`` is a folder for the executor's own files (a remote stitch
     order and its result); the reconciler puts it under the RenderJob's
-    staging prefix so that deleting the RenderJob removes them too. Without
-    one, an executor keeps them under its storage root.
+    staging prefix (:meth:`chalkline.core.layout.Layout.scratch`) so that
+    deleting the RenderJob removes them too.
     """
 
     clip_uris: tuple[str, ...]
     output_uri: str
+    scratch_uri: str
     tier: str = "auto"
     timeout_seconds: int | None = None
-    scratch_uri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,8 +93,14 @@ class Executor(Protocol):
 
     name: str
 
-    def launch_render(self, key: str, work: list[RenderWork], parallelism: int) -> str:
-        """Start rendering ``work``; return the execution's handle (same key, same handle)."""
+    def launch_render(
+        self, key: str, work: list[RenderWork], parallelism: int, *, scratch_uri: str
+    ) -> str:
+        """Start rendering ``work``; return the execution's handle (same key, same handle).
+
+        ``scratch_uri`` is where the executor may keep its work orders (see
+        :meth:`chalkline.core.layout.Layout.scratch`).
+        """
         ...
 
     def launch_stitch(self, key: str, work: StitchWork) -> str: ...

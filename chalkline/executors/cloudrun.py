@@ -2,7 +2,7 @@
 
 A render is one execution of the quality's render Job with ``task_count`` =
 number of scenes; task *i* reads ``CLOUD_RUN_TASK_INDEX`` and does
-``plan.tasks[i]`` of the plan written beside the clips (its URI goes in the
+``plan.tasks[i]`` of the plan written to the job's scratch folder (its URI goes in the
 ``CHALKLINE_PLAN`` env override). A stitch is one task of its tier's Job, with
 a stitch order instead of a plan. The handle is the execution's full name,
 which the run operation's metadata carries at once.
@@ -25,10 +25,8 @@ transport is broken. Callers on an event loop run these methods in a thread.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -40,7 +38,26 @@ from google.api_core import exceptions as api
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import run_v2
 
-from chalkline.errors import ChalklineError, InvalidSpec
+from chalkline.core.errors import ChalklineError, InvalidSpec
+from chalkline.core.layout import (
+    failure_uri,
+    manifest_uri,
+    render_plan_uri,
+    stitch_order_uri,
+    stitch_result_uri,
+)
+from chalkline.core.records import (
+    KEY_ENV,
+    PLAN_ENV,
+    ClipManifest,
+    PlannedScene,
+    RenderPlan,
+    StitchOrder,
+    read_manifest,
+    read_plan,
+    read_stitch_result,
+    write_plan,
+)
 from chalkline.executors.base import (
     ExecutionPhase,
     ExecutionReport,
@@ -56,19 +73,8 @@ from chalkline.executors.cloudrun_jobs import (
     desired_jobs,
     fields_that_differ,
 )
-from chalkline.plans import (
-    PlannedScene,
-    RenderPlan,
-    StitchOrder,
-    read_render_plan,
-    read_stitch_order,
-    write_plan,
-)
 from chalkline.storage.base import Storage
-from chalkline.worker.task import ClipManifest, failure_uri, manifest_uri, read_manifest
 
-PLAN_ENV = "CHALKLINE_PLAN"
-KEY_ENV = "CHALKLINE_KEY"
 MAX_POLL_INTERVAL_S = 300.0
 OPERATION_TIMEOUT_S = 120.0
 #: Cloud Run bills a task's instance time in steps of 100 ms, rounded up.
@@ -152,7 +158,9 @@ class CloudRunExecutor:
 
     # --- the Executor contract ------------------------------------------------------
 
-    def launch_render(self, key: str, work: list[RenderWork], parallelism: int) -> str:
+    def launch_render(
+        self, key: str, work: list[RenderWork], parallelism: int, *, scratch_uri: str
+    ) -> str:
         quality, script = _one_of(work, "quality"), _one_of(work, "script_uri")
         if quality not in self.config.render_resources:
             raise InvalidSpec(
@@ -168,7 +176,7 @@ class CloudRunExecutor:
             quality=quality,
             tasks=tuple(PlannedScene(w.index, w.scene, w.clip_uri) for w in work),
         )
-        plan_uri = _beside(work[0].clip_uri, f"plan-{_slug(key)}.json")
+        plan_uri = render_plan_uri(scratch_uri, key)
         write_plan(self.storage, plan_uri, plan)
         return self._run(key, job, plan_uri, task_count=len(work), timeout_s=None)
 
@@ -179,10 +187,9 @@ class CloudRunExecutor:
         found = self._find(job, key)
         if found is not None:
             return found
-        scratch = work.scratch_uri or self.storage.join("cloudrun", "stitch")
-        folder = f"{scratch.rstrip('/')}/{_slug(key)}"
-        order = StitchOrder(work.clip_uris, work.output_uri, result=f"{folder}/result.json")
-        order_uri = f"{folder}/order.json"
+        result_uri = stitch_result_uri(work.scratch_uri, key)
+        order = StitchOrder(work.clip_uris, work.output_uri, result=result_uri)
+        order_uri = stitch_order_uri(work.scratch_uri, key)
         write_plan(self.storage, order_uri, order)
         return self._run(key, job, order_uri, task_count=1, timeout_s=work.timeout_seconds)
 
@@ -319,11 +326,10 @@ class CloudRunExecutor:
         if phase != "Succeeded":
             return ExecutionReport(handle, phase)
         try:
-            result = json.loads(self.storage.read_bytes(order.result))
+            details = read_stitch_result(self.storage, order.result)
         except Exception as err:  # missing or unreadable: the stitch did not report
             message = f"the stitch succeeded but its result {order.result} is unreadable: {err}"
             return ExecutionReport(handle, "Failed", message=message, reason="StitchFailed")
-        details = {str(k): str(v) for k, v in dict(result).items()}
         return ExecutionReport(handle, phase, details=details)
 
     def _plan(self, handle: str, uri: str) -> RenderPlan | StitchOrder:
@@ -332,12 +338,7 @@ class CloudRunExecutor:
                 return self._plans[handle]
         if not uri:
             raise InvalidSpec(f"execution {handle} has no {PLAN_ENV}: not launched by chalkline")
-        kind = json.loads(self.storage.read_bytes(uri)).get("kind")
-        plan: RenderPlan | StitchOrder = (
-            read_stitch_order(self.storage, uri)
-            if kind == "stitch"
-            else read_render_plan(self.storage, uri)
-        )
+        plan = read_plan(self.storage, uri)
         with self._lock:
             self._plans[handle] = plan
         return plan
@@ -393,14 +394,6 @@ def _one_of(work: list[RenderWork], attribute: str) -> str:
             f"one Cloud Run execution renders one {attribute}, got {sorted(values) or 'none'}"
         )
     return values.pop()
-
-
-def _beside(uri: str, name: str) -> str:
-    return f"{uri.rsplit('/', 1)[0]}/{name}"
-
-
-def _slug(key: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "-", key)
 
 
 def _env(execution: run_v2.Execution) -> dict[str, str]:

@@ -19,8 +19,8 @@ from typing import Any
 
 from google.cloud import run_v2
 
-from chalkline.errors import InvalidSpec
-from chalkline.stitcher.quantities import format_cpu, parse_cpu, parse_memory_gib
+from chalkline.core.errors import InvalidSpec
+from chalkline.core.quantities import format_cpu, parse_cpu, parse_memory_gib
 from chalkline.stitcher.tier_table import load_tier_table
 
 ENDPOINT_ENV = "CHALKLINE_CLOUDRUN_ENDPOINT"

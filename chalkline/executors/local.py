@@ -12,7 +12,6 @@ children die with the process, so nothing keeps rendering unobserved.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import queue
 import shutil
@@ -24,7 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from chalkline.errors import ChalklineError
+from chalkline.core.errors import ChalklineError
+from chalkline.core.layout import basename, manifest_uri
+from chalkline.core.records import ClipManifest, write_manifest
 from chalkline.executors.base import (
     ExecutionPhase,
     ExecutionReport,
@@ -33,10 +34,10 @@ from chalkline.executors.base import (
     TaskPhase,
     TaskReport,
 )
-from chalkline.executors.stitch_job import StitchCancelled, run_stitch
+from chalkline.stitcher.planned_stitch import StitchCancelled, run_stitch
 from chalkline.storage.base import Storage
 from chalkline.worker.pool import TaskEvent, WarmPool
-from chalkline.worker.task import ClipManifest, RenderTask, manifest_uri
+from chalkline.worker.task import RenderTask
 
 IDLE_SECONDS = 0.2
 logger = logging.getLogger(__name__)
@@ -86,7 +87,6 @@ class LocalExecutor:
         self._lock = threading.Lock()
         self._commands: queue.Queue[Callable[[WarmPool], None]] = queue.Queue()
         self._slots: dict[int, _Slot] = {}
-        self._ids = itertools.count()
         self._scratch = Path(tempfile.mkdtemp(prefix="chalkline-executor-"))
         self._closed = threading.Event()
         self._dispatcher = threading.Thread(
@@ -96,7 +96,10 @@ class LocalExecutor:
 
     # --- the Executor contract -------------------------------------------------
 
-    def launch_render(self, key: str, work: list[RenderWork], parallelism: int) -> str:
+    def launch_render(
+        self, key: str, work: list[RenderWork], parallelism: int, *, scratch_uri: str
+    ) -> str:
+        """Queue ``work`` on the pool; ``scratch_uri`` is not needed on this machine."""
         with self._lock:
             if key in self._by_key:
                 return self._by_key[key]
@@ -163,8 +166,8 @@ class LocalExecutor:
     def _fail_everything(self, pool: WarmPool, message: str) -> None:
         """Report every task in flight as failed, so jobs end with a reason."""
         pool.cancel()
-        for slot_id in list(self._slots):
-            self._finish_task(slot_id, "Failed", message)
+        for ticket in list(self._slots):
+            self._finish_task(ticket, "Failed", message)
 
     def _run_commands(self, pool: WarmPool) -> None:
         while True:
@@ -177,88 +180,91 @@ class LocalExecutor:
     def _submit(self, pool: WarmPool, handle: str, work: list[RenderWork]) -> None:
         folder = self._scratch / handle
         folder.mkdir(parents=True, exist_ok=True)
-        slots = {next(self._ids): _Slot(handle, item) for item in work}
-        self._slots.update(slots)
         try:
             scripts = {
                 item.script_uri: self._local_script(item.script_uri, folder) for item in work
             }
         except ChalklineError as err:
-            for slot_id in slots:
-                self._finish_task(slot_id, "Failed", f"cannot fetch the script: {err}")
+            self._fail_unstarted(handle, f"cannot fetch the script: {err}")
             return
-        tasks = []
-        for slot_id, slot in slots.items():
-            item = slot.work
-            tasks.append(
-                RenderTask(
-                    index=slot_id,
-                    script=scripts[item.script_uri],
-                    scene=item.scene,
-                    quality=item.quality,
-                    output_dir=folder,
-                    media_dir=self.cache_dir / item.cache_key / item.scene / item.quality,
-                )
+        tasks = [
+            RenderTask(
+                index=item.index,
+                script=scripts[item.script_uri],
+                scene=item.scene,
+                quality=item.quality,
+                output_dir=folder,
+                media_dir=self.cache_dir / item.cache_key / item.scene / item.quality,
+                clip_name=basename(item.clip_uri),
             )
-        pool.submit(tasks)
+            for item in work
+        ]
+        for ticket, item in zip(pool.submit(tasks), work, strict=True):
+            self._slots[ticket] = _Slot(handle, item)
+
+    def _fail_unstarted(self, handle: str, message: str) -> None:
+        with self._lock:
+            execution = self._executions[handle]
+            for index in execution.tasks:
+                execution.tasks[index] = TaskReport(index, "Failed", message=message)
+        self._conclude(handle)
 
     def _local_script(self, uri: str, folder: Path) -> Path:
         local = self.storage.local_path(uri)
         if local is not None:
             return local
-        target = folder / Path(uri).name
+        target = folder / basename(uri)
         if not target.exists():
             self.storage.download(uri, target)
         return target
 
     def _cancel_in_pool(self, pool: WarmPool, handle: str) -> None:
-        mine = {slot_id for slot_id, slot in self._slots.items() if slot.handle == handle}
+        mine = {ticket for ticket, slot in self._slots.items() if slot.handle == handle}
         pool.cancel(mine)
-        for slot_id in mine:
-            self._finish_task(slot_id, "Cancelled", "cancelled")
+        for ticket in mine:
+            self._finish_task(ticket, "Cancelled", "cancelled")
 
     def _on_event(self, event: TaskEvent) -> None:
-        slot = self._slots.get(event.index)
+        slot = self._slots.get(event.ticket)
         if slot is None:
             return
         if event.kind == "started":
-            self._slots[event.index] = replace(slot, started=time.monotonic())
+            self._slots[event.ticket] = replace(slot, started=time.monotonic())
             self._mark_running(slot.handle, slot.work.index)
         elif event.kind == "done" and event.manifest is not None:
             self._publish_clip(event, slot)
         elif event.kind in ("failed", "cancelled"):
             phase: TaskPhase = "Failed" if event.kind == "failed" else "Cancelled"
-            self._finish_task(event.index, phase, event.error or event.kind)
+            self._finish_task(event.ticket, phase, event.error or event.kind)
 
     def _publish_clip(self, event: TaskEvent, slot: _Slot) -> None:
-        """Move a finished clip and its manifest to the storage the job asked for."""
+        """Move a finished clip and its manifest to the storage the job asked for.
+
+        The worker named the clip as the job's layout does, so both are stored
+        as they are.
+        """
         manifest = event.manifest
         assert manifest is not None
-        stored = replace(
-            manifest,
-            index=slot.work.index,
-            clip=Path(slot.work.clip_uri).name if manifest.has_clip else "",
-        )
         try:
             if manifest.has_clip:
                 local = self._scratch / slot.handle / manifest.clip
                 self.storage.upload(local, slot.work.clip_uri)
-            self.storage.write_bytes(manifest_uri(slot.work.clip_uri), stored.to_json().encode())
+            write_manifest(self.storage, manifest_uri(slot.work.clip_uri), manifest)
         except ChalklineError as err:
-            self._finish_task(event.index, "Failed", f"cannot store the clip: {err}")
+            self._finish_task(event.ticket, "Failed", f"cannot store the clip: {err}")
             return
         seconds = time.monotonic() - slot.started if slot.started else manifest.render_seconds
-        self._finish_task(event.index, "Succeeded", "", stored, seconds)
+        self._finish_task(event.ticket, "Succeeded", "", manifest, seconds)
 
     def _finish_task(
         self,
-        slot_id: int,
+        ticket: int,
         phase: TaskPhase,
         message: str,
         manifest: ClipManifest | None = None,
         seconds: float = 0.0,
     ) -> None:
-        slot = self._slots.pop(slot_id, None)
+        slot = self._slots.pop(ticket, None)
         if slot is None:
             return
         with self._lock:
@@ -295,7 +301,9 @@ class LocalExecutor:
         folder = self._scratch / execution.handle
         folder.mkdir(parents=True, exist_ok=True)
         try:
-            details = run_stitch(self.storage, work, folder, execution.cancelled.is_set)
+            details = run_stitch(
+                self.storage, work.clip_uris, work.output_uri, folder, execution.cancelled.is_set
+            )
         except ChalklineError as err:
             outcome: tuple[ExecutionPhase, str, str, dict[str, str]] = (
                 "Failed",

@@ -8,7 +8,7 @@ moves data between the operator, workers and the stitcher goes through a
 
 from __future__ import annotations
 
-from chalkline.errors import InvalidSpec
+from chalkline.core.errors import InvalidSpec
 from chalkline.storage.base import Storage
 from chalkline.storage.files import FileStorage
 
@@ -31,4 +31,21 @@ def open_storage(root_uri: str) -> Storage:
     )
 
 
-__all__ = ["FileStorage", "Storage", "open_storage"]
+def storage_for(uri: str) -> Storage:
+    """A storage that can reach ``uri``: its bucket for gs://, the filesystem for file://.
+
+    What a container needs that is handed one URI (a plan, a stitch order) and
+    nothing else.
+    """
+    if uri.startswith("gs://"):
+        from chalkline.storage.gcs import split_uri
+
+        return open_storage(f"gs://{split_uri(uri)[0]}")
+    if uri.startswith("file://"):
+        return open_storage("file:///")
+    raise InvalidSpec(
+        f"{uri!r} is not a gs:// or file:// URI", hint="use gs://BUCKET/PATH or file:///PATH"
+    )
+
+
+__all__ = ["FileStorage", "Storage", "open_storage", "storage_for"]

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote, unquote, urlparse
 
-from chalkline.errors import InvalidSpec, SourceNotFound
-from chalkline.outputs import atomic_output
+from chalkline.core.errors import InvalidSpec, SourceNotFound
+from chalkline.core.outputs import atomic_output
 
 
 def path_of(uri: str) -> Path:

@@ -65,7 +65,7 @@ from google.cloud.storage.retry import (  # type: ignore[import-untyped,unused-i
     DEFAULT_RETRY_IF_GENERATION_SPECIFIED,
 )
 
-from chalkline.errors import (
+from chalkline.core.errors import (
     ChalklineError,
     InvalidSpec,
     OutputNotWritable,
@@ -73,7 +73,7 @@ from chalkline.errors import (
     StorageAccessDenied,
     StorageConflict,
 )
-from chalkline.outputs import atomic_output
+from chalkline.core.outputs import atomic_output
 
 EMULATOR_ENV = "STORAGE_EMULATOR_HOST"
 PROJECT_ENV = "CHALKLINE_CLOUDRUN_PROJECT"

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 import av
 import pytest
 
+from chalkline.core.layout import JobRef, Layout
 from chalkline.operator.config import OperatorConfig
-from chalkline.operator.layout import JobRef, Layout
 from chalkline.storage import Storage, open_storage
 
 from .harness import Cluster, Operator, alive, renderjob, wait_until
@@ -173,7 +173,8 @@ def test_a_renderjob_on_cloud_run_becomes_a_gs_video_with_every_scene(
     cost = job["status"]["cost"]  # render tasks at 2 vCPU / 2 GiB, the stitch at 1 vCPU / 2 GiB
     assert 0 < cost["cpuSeconds"] <= cost["gibSeconds"] and float(cost["usd"]) > 0
     # The stitch order and its result live with the job's other intermediates...
-    assert [uri for uri in staged(bucket, job) if "/stitch/" in uri], "the stitch order is staged"
+    orders = [uri for uri in staged(bucket, job) if "/scratch/stitch-" in uri]
+    assert orders, "the stitch order is staged"
     cluster.delete("intro")
     cluster.wait_gone("intro", timeout=10)
     # ... so deleting the RenderJob removes them all, and keeps the video.

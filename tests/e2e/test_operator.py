@@ -25,7 +25,7 @@ import kubernetes
 import pytest
 import yaml
 
-from chalkline.operator.layout import JobRef, Layout
+from chalkline.core.layout import JobRef, Layout
 from chalkline.stitcher.synthetic import make_test_clip
 from chalkline.storage.files import path_of, uri_of
 

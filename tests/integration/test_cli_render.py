@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from chalkline.core.layout import clip_name, script_hash
+
 BROKEN_SCENE = """
 from manim import *
 class Fine(Scene):
@@ -201,18 +203,19 @@ def test_worker_writes_one_clip_and_its_manifest(tiny_script: Path, tmp_path: Pa
         "worker", "--script", tiny_script, "--scene", "Green", "--output-dir", out, "--index", "4"
     )
     assert result.returncode == 0, result.stderr
-    manifest = json.loads((out / "004-Green.json").read_text())
+    name = clip_name("Green", "low", script_hash(tiny_script.read_text()))
+    manifest = json.loads((out / name).with_suffix(".json").read_text())
     assert json.loads(result.stdout) == manifest
-    assert manifest["scene"] == "Green"
-    assert manifest["clip"] == "004-Green.mp4"
+    assert (manifest["scene"], manifest["index"]) == ("Green", 4)
+    assert manifest["clip"] == name
     assert manifest["frames"] == 6 and manifest["fps"] == 15.0
     assert (manifest["width"], manifest["height"]) == (854, 480)
     assert manifest["duration"] == pytest.approx(0.4, abs=0.07)
-    assert manifest["size_bytes"] == (out / "004-Green.mp4").stat().st_size
+    assert manifest["size_bytes"] == (out / name).stat().st_size
     assert manifest["has_audio"] is False
     assert manifest["render_seconds"] > 0
     assert manifest["manim_version"].startswith("0.")
-    assert sorted(p.name for p in out.iterdir()) == ["004-Green.json", "004-Green.mp4"]
+    assert sorted(p.name for p in out.iterdir()) == [name.replace(".mp4", ".json"), name]
 
 
 def test_worker_rejects_a_missing_output_folder(tiny_script: Path, tmp_path: Path) -> None:

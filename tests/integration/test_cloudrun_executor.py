@@ -156,7 +156,12 @@ def test_stitch_jobs_take_their_tier_resources(
 def test_a_render_runs_one_task_per_scene_and_reports_manifests(
     fake: CloudRunFake, executor: CloudRunExecutor, storage: FileStorage
 ) -> None:
-    handle = executor.launch_render("uid-g1-a0", work(storage, "Intro", "Proof", "Outro"), 2)
+    handle = executor.launch_render(
+        "uid-g1-a0",
+        work(storage, "Intro", "Proof", "Outro"),
+        2,
+        scratch_uri=storage.join("job", "scratch"),
+    )
 
     report = wait_for(executor, handle, {"Succeeded", "Failed"})
 
@@ -189,7 +194,12 @@ def test_a_finished_render_reports_its_usage_from_task_time_and_the_jobs_size(
     cloudrun = CloudRunExecutor(storage, sized)
     try:
         cloudrun.ensure_jobs()
-        handle = cloudrun.launch_render("uid-g1-a0", work(storage, "Intro", "Proof"), 2)
+        handle = cloudrun.launch_render(
+            "uid-g1-a0",
+            work(storage, "Intro", "Proof"),
+            2,
+            scratch_uri=storage.join("job", "scratch"),
+        )
         report = wait_for(cloudrun, handle, {"Succeeded", "Failed"})
     finally:
         cloudrun.close()
@@ -205,7 +215,9 @@ def test_a_stitch_reports_its_usage_at_its_tiers_size(
 ) -> None:
     clip = storage.join("job", "clips", "0.mp4")
     storage.write_bytes(clip, b"clip")
-    stitch = StitchWork((clip,), storage.join("job", "video.mp4"), tier="medium")
+    stitch = StitchWork(
+        (clip,), storage.join("job", "video.mp4"), storage.join("job", "scratch"), "medium"
+    )
 
     handle = executor.launch_stitch("uid-g1-s0", stitch)
     report = wait_for(executor, handle, {"Succeeded", "Failed"})
@@ -218,13 +230,30 @@ def test_a_stitch_reports_its_usage_at_its_tiers_size(
 def test_the_same_key_launches_one_execution_even_after_a_restart(
     fake: CloudRunFake, executor: CloudRunExecutor, storage: FileStorage, config: CloudRunConfig
 ) -> None:
-    first = executor.launch_render("uid-g1-a0", work(storage, "Intro"), 1)
-    assert executor.launch_render("uid-g1-a0", work(storage, "Intro"), 1) == first
+    first = executor.launch_render(
+        "uid-g1-a0", work(storage, "Intro"), 1, scratch_uri=storage.join("job", "scratch")
+    )
+    assert (
+        executor.launch_render(
+            "uid-g1-a0", work(storage, "Intro"), 1, scratch_uri=storage.join("job", "scratch")
+        )
+        == first
+    )
 
     restarted = CloudRunExecutor(storage, config)  # knows nothing but what Cloud Run keeps
     try:
-        assert restarted.launch_render("uid-g1-a0", work(storage, "Intro"), 1) == first
-        assert restarted.launch_render("uid-g1-a1", work(storage, "Intro"), 1) != first
+        assert (
+            restarted.launch_render(
+                "uid-g1-a0", work(storage, "Intro"), 1, scratch_uri=storage.join("job", "scratch")
+            )
+            == first
+        )
+        assert (
+            restarted.launch_render(
+                "uid-g1-a1", work(storage, "Intro"), 1, scratch_uri=storage.join("job", "scratch")
+            )
+            != first
+        )
     finally:
         restarted.close()
     assert fake.count("POST", PATHS["run"]) == 2
@@ -235,7 +264,9 @@ def test_a_failed_task_is_reported_with_its_message(
     fake: CloudRunFake, executor: CloudRunExecutor, storage: FileStorage
 ) -> None:
     fake.inject(1, "fail")
-    handle = executor.launch_render("uid-g1-a0", work(storage, "Intro", "Proof"), 2)
+    handle = executor.launch_render(
+        "uid-g1-a0", work(storage, "Intro", "Proof"), 2, scratch_uri=storage.join("job", "scratch")
+    )
 
     report = wait_for(executor, handle, {"Succeeded", "Failed"})
 
@@ -251,7 +282,9 @@ def test_cancel_stops_the_task_processes(
     fake: CloudRunFake, executor: CloudRunExecutor, storage: FileStorage
 ) -> None:
     fake.inject(0, "hang")
-    handle = executor.launch_render("uid-g1-a0", work(storage, "Slow"), 1)
+    handle = executor.launch_render(
+        "uid-g1-a0", work(storage, "Slow"), 1, scratch_uri=storage.join("job", "scratch")
+    )
     wait_for(executor, handle, {"Running"})
     run = fake.executions[handle].run
     deadline = time.monotonic() + 10
@@ -279,7 +312,9 @@ def test_a_stitch_reports_the_result_it_stored(
         storage.write_bytes(clip, f"clip{i}".encode())
     output = storage.join("job", "video.mp4")
 
-    handle = executor.launch_stitch("uid-g1-s0", StitchWork(tuple(clips), output, tier="small"))
+    handle = executor.launch_stitch(
+        "uid-g1-s0", StitchWork(tuple(clips), output, storage.join("job", "scratch"), "small")
+    )
     report = wait_for(executor, handle, {"Succeeded", "Failed"})
 
     assert report.phase == "Succeeded", report
@@ -300,7 +335,9 @@ def test_a_stitch_that_dies_of_memory_or_time_says_so(
     reason: str,
 ) -> None:
     fake.inject(0, "oom" if fault == "oom" else "hang")
-    stitch = StitchWork((storage.join("a.mp4"),), storage.join("v.mp4"), "small", timeout)
+    stitch = StitchWork(
+        (storage.join("a.mp4"),), storage.join("v.mp4"), storage.join("s"), "small", timeout
+    )
 
     handle = executor.launch_stitch("uid-g1-s0", stitch)
     report = wait_for(executor, handle, {"Succeeded", "Failed"})
@@ -319,7 +356,9 @@ def test_polls_back_off_when_the_api_quota_is_exhausted(
     try:
         cloudrun.ensure_jobs()
         fake.inject(0, "hang")
-        handle = cloudrun.launch_render("uid-g1-a0", work(storage, "Slow"), 1)
+        handle = cloudrun.launch_render(
+            "uid-g1-a0", work(storage, "Slow"), 1, scratch_uri=storage.join("job", "scratch")
+        )
         gets = r"/v2/projects/p/locations/r/jobs/[^/]+/executions/[^/]+"
 
         cloudrun.poll(handle)
@@ -341,7 +380,7 @@ def test_polls_back_off_when_the_api_quota_is_exhausted(
 
 
 def test_cpu_and_memory_must_be_a_combination_cloud_run_accepts(config: CloudRunConfig) -> None:
-    from chalkline.errors import InvalidSpec
+    from chalkline.core.errors import InvalidSpec
 
     for cpu, memory in [("1", "8Gi"), ("2", "16Gi"), ("4", "1Gi"), ("3", "4Gi"), ("8", "2Gi")]:
         bad = replace(config, render_resources={"low": Resources(cpu, memory)})

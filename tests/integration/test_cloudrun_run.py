@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from chalkline.errors import InvalidSpec
+from chalkline.core.errors import InvalidSpec
 from chalkline.operator.config import OperatorConfig
 from chalkline.operator.wiring import build_controller
 

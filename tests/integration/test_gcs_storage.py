@@ -26,7 +26,7 @@ from google.api_core import exceptions as api
 from google.cloud import storage  # type: ignore[import-untyped,attr-defined,unused-ignore]
 from google.oauth2 import service_account
 
-from chalkline.errors import InvalidSpec, SourceNotFound, StorageAccessDenied, StorageConflict
+from chalkline.core.errors import InvalidSpec, SourceNotFound, StorageAccessDenied, StorageConflict
 from chalkline.executors.cloudrun import CloudRunExecutor
 from chalkline.executors.cloudrun_jobs import CloudRunConfig
 from chalkline.operator.actions import Emit, SignVideoUrl

@@ -66,7 +66,9 @@ def wait_for(
 
 
 def test_a_render_stores_clips_and_manifests(executor: LocalExecutor, storage: FileStorage) -> None:
-    handle = executor.launch_render("job-g1-a0", work(storage, "Quick"), parallelism=2)
+    handle = executor.launch_render(
+        "job-g1-a0", work(storage, "Quick"), parallelism=2, scratch_uri=storage.join("scratch")
+    )
     report = wait_for(executor, handle, {"Succeeded", "Failed"})
     assert report.phase == "Succeeded"
     assert [t.phase for t in report.tasks] == ["Succeeded"]
@@ -76,14 +78,20 @@ def test_a_render_stores_clips_and_manifests(executor: LocalExecutor, storage: F
 
 
 def test_the_same_key_never_launches_twice(executor: LocalExecutor, storage: FileStorage) -> None:
-    first = executor.launch_render("job-g1-a0", work(storage, "Quick"), parallelism=1)
-    second = executor.launch_render("job-g1-a0", work(storage, "Quick"), parallelism=1)
+    first = executor.launch_render(
+        "job-g1-a0", work(storage, "Quick"), parallelism=1, scratch_uri=storage.join("scratch")
+    )
+    second = executor.launch_render(
+        "job-g1-a0", work(storage, "Quick"), parallelism=1, scratch_uri=storage.join("scratch")
+    )
     assert first == second
     wait_for(executor, first, {"Succeeded"})
 
 
 def test_cancel_stops_running_tasks(executor: LocalExecutor, storage: FileStorage) -> None:
-    handle = executor.launch_render("job-g1-a0", work(storage, "Slow"), parallelism=1)
+    handle = executor.launch_render(
+        "job-g1-a0", work(storage, "Slow"), parallelism=1, scratch_uri=storage.join("scratch")
+    )
     wait_for(executor, handle, {"Running"})
     deadline = time.monotonic() + 30
     while executor.poll(handle).tasks[0].phase != "Running" and time.monotonic() < deadline:
@@ -113,7 +121,9 @@ def test_a_script_that_cannot_be_fetched_fails_its_tasks_with_the_reason(tmp_pat
     local = LocalExecutor(remote, tmp_path / "cache", workers=1)
     try:
         item = RenderWork(0, "Quick", remote.join("missing.py"), "low", remote.join("q.mp4"), "job")
-        handle = local.launch_render("job-g1-a0", [item], parallelism=1)
+        handle = local.launch_render(
+            "job-g1-a0", [item], parallelism=1, scratch_uri=remote.join("scratch")
+        )
         report = wait_for(local, handle, {"Failed", "Succeeded"}, seconds=30)
     finally:
         local.close()

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from chalkline.errors import InvalidClip
+from chalkline.core.errors import InvalidClip
+from chalkline.core.probe import probe_clip, probe_stream
 from chalkline.stitcher.ffmpeg_exe import ffmpeg_executable
-from chalkline.stitcher.probe import probe_clip, probe_stream
 from chalkline.storage import FileStorage
 from chalkline.storage.gcs import GcsStorage
 

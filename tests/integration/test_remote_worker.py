@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from chalkline.plans import PlannedScene, RenderPlan, StitchOrder, write_plan
-from chalkline.stitcher.probe import probe_clip
+from chalkline.core.probe import probe_clip
+from chalkline.core.records import PlannedScene, RenderPlan, StitchOrder, write_plan
 from chalkline.storage import FileStorage, Storage, open_storage
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import av
 import pytest
 
-from chalkline.errors import RenderFailed, SceneNotFound
-from chalkline.pipeline import RenderHooks, RenderRequest, render_video
+from chalkline.core.errors import RenderFailed, SceneNotFound
+from chalkline.drivers.local_render import RenderHooks, RenderRequest, render_video
 from chalkline.worker.pool import TaskEvent
 
 
@@ -37,7 +37,7 @@ def test_renders_every_scene_in_parallel_into_one_video(tiny_script: Path, tmp_p
     assert [m.scene for m in result.manifests] == ["Red", "Green", "Blue"]
     assert decoded_frames(output) == sum(m.frames for m in result.manifests)
     assert all(m.width == 854 and m.height == 480 and m.fps == 15 for m in result.manifests)
-    assert result.stitch.plan.mode == "copy"
+    assert result.stitch.recipe.mode == "copy"
     assert {e.scene for e in events if e.kind == "done"} == {"Red", "Green", "Blue"}
     # Nothing is left behind but the video: no clips, no temp folders.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "tiny.py", "tmp", "video.mp4"]

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from chalkline.errors import InvalidClip, OutputNotWritable, StitchFailed
+from chalkline.core.errors import InvalidClip, OutputNotWritable, StitchFailed
+from chalkline.core.probe import probe_clip
 from chalkline.stitcher.concat import stitch_clips
-from chalkline.stitcher.probe import probe_clip
 
 MakeClip = Callable[..., Path]
 
@@ -41,8 +41,8 @@ def test_same_format_clips_are_copied_and_last_as_long_as_all_of_them(
     clip = make_clip()
     fractions: list[float] = []
     report = stitch_clips([clip, clip, clip], out_dir / "reel.mp4", on_progress=fractions.append)
-    assert report.plan.mode == "copy"
-    assert report.plan.audio == "reencode"
+    assert report.recipe.mode == "copy"
+    assert report.recipe.audio == "reencode"
     result = probe_clip(out_dir / "reel.mp4")
     assert result.frames == 45
     assert result.video_duration == pytest.approx(3.0, abs=1 / 15)
@@ -54,7 +54,7 @@ def test_same_format_clips_are_copied_and_last_as_long_as_all_of_them(
 
 def test_a_single_clip_is_remuxed(make_clip: MakeClip, out_dir: Path) -> None:
     report = stitch_clips([make_clip()], out_dir / "one.mp4")
-    assert (report.plan.mode, report.result.frames) == ("copy", 15)
+    assert (report.recipe.mode, report.result.frames) == ("copy", 15)
 
 
 def test_mixed_sizes_and_rates_take_the_first_clips_shape(
@@ -63,8 +63,8 @@ def test_mixed_sizes_and_rates_take_the_first_clips_shape(
     first = make_clip(width=160, height=90, fps=15)
     other = make_clip(width=120, height=160, fps=30)  # portrait, twice the rate
     report = stitch_clips([first, other], out_dir / "mixed.mp4")
-    assert report.plan.mode == "reencode"
-    assert "clip 2" in report.plan.reason
+    assert report.recipe.mode == "reencode"
+    assert "clip 2" in report.recipe.reason
     result = probe_clip(out_dir / "mixed.mp4")
     assert (result.resolution, result.fps, result.frames) == ("160x90", Fraction(15), 30)
 
@@ -82,7 +82,7 @@ def test_a_silent_clip_among_clips_with_sound_keeps_sound_and_picture_together(
 ) -> None:
     loud, quiet = make_clip(audio=True), make_clip(audio=False)
     report = stitch_clips([loud, quiet, loud], out_dir / "mix.mp4")
-    assert (report.plan.mode, report.plan.audio) == ("reencode", "reencode")
+    assert (report.recipe.mode, report.recipe.audio) == ("reencode", "reencode")
     result = probe_clip(out_dir / "mix.mp4")
     assert result.has_audio
     assert result.frames == 45

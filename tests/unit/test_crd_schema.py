@@ -27,10 +27,10 @@ from celpy.adapter import json_to_cel
 from celpy.evaluation import CELEvalError
 from jsonschema import Draft4Validator, FormatChecker, ValidationError, validators
 
-from chalkline import spec as spec_py
-from chalkline.errors import InvalidSpec
-from chalkline.quality import QUALITIES
-from chalkline.scenes import discover_scenes, select_scenes
+from chalkline.core import spec as spec_py
+from chalkline.core.errors import InvalidSpec
+from chalkline.core.quality import QUALITIES
+from chalkline.core.scenes import discover_scenes, select_scenes
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_PATH = ROOT / "crds" / "renderjob.yaml"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chalkline.errors import InvalidSpec
+from chalkline.core.errors import InvalidSpec
 from chalkline.operator.config import load_config
 
 

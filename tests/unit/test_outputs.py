@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from chalkline.errors import InvalidSpec, OutputNotWritable
-from chalkline.outputs import atomic_output, check_video_output
-from chalkline.quality import QUALITIES, quality_named
+from chalkline.core.errors import InvalidSpec, OutputNotWritable
+from chalkline.core.outputs import atomic_output, check_video_output
+from chalkline.core.quality import QUALITIES, quality_named
 
 
 @pytest.fixture

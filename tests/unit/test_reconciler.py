@@ -21,7 +21,9 @@ from typing import Any
 
 import pytest
 
-from chalkline.errors import ChalklineError, InvalidClip, SourceNotFound
+from chalkline.core.errors import ChalklineError, InvalidClip, SourceNotFound
+from chalkline.core.layout import JobRef, Layout, script_hash
+from chalkline.core.records import ClipManifest
 from chalkline.executors.base import ExecutionPhase, ExecutionReport, TaskPhase, TaskReport, Usage
 from chalkline.operator.actions import (
     Action,
@@ -32,7 +34,6 @@ from chalkline.operator.actions import (
     SignVideoUrl,
     StageScript,
 )
-from chalkline.operator.layout import JobRef, Layout, script_hash
 from chalkline.operator.reconciler import (
     ClipStats,
     Decision,
@@ -43,7 +44,6 @@ from chalkline.operator.reconciler import (
 )
 from chalkline.stitcher.tier_table import load_tier_table
 from chalkline.stitcher.tiers import Prices
-from chalkline.worker.task import ClipManifest
 
 # --- builders ---------------------------------------------------------------
 

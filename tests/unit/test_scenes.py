@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from chalkline.errors import InvalidScript, SceneNotFound, SourceNotFound
-from chalkline.scenes import discover_scenes, discover_scenes_in_file, select_scenes
+from chalkline.core.errors import InvalidScript, SceneNotFound, SourceNotFound
+from chalkline.core.scenes import discover_scenes, discover_scenes_in_file, select_scenes
 
 
 def names(source: str) -> list[str]:

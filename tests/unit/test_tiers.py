@@ -15,9 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from chalkline.cli.tier_cmd import tier
-from chalkline.errors import InvalidSpec
-from chalkline.stitcher.modes import StitchMode
-from chalkline.stitcher.quantities import (
+from chalkline.core.errors import InvalidSpec
+from chalkline.core.quantities import (
     fits_within,
     format_cpu,
     format_memory_gib,
@@ -25,6 +24,7 @@ from chalkline.stitcher.quantities import (
     parse_memory_gib,
     parse_resolution,
 )
+from chalkline.stitcher.modes import StitchMode
 from chalkline.stitcher.tier_table import load_tier_table
 from chalkline.stitcher.tiers import (
     StitchLoad,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chalkline.errors import InvalidSpec
+from chalkline.core.errors import InvalidSpec
 
 
 @dataclass(frozen=True)

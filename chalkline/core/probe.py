@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 
 import av
 
-from chalkline.errors import InvalidClip, SourceNotFound
+from chalkline.core.errors import InvalidClip, SourceNotFound
 
 #: FFmpeg's internal time base: container durations are in microseconds.
 _AV_TIME_BASE = 1_000_000

@@ -23,9 +23,9 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from chalkline.core.records import ClipManifest
 from chalkline.stitcher.concat import StitchReport
 from chalkline.worker.pool import TaskEvent
-from chalkline.worker.task import ClipManifest
 
 
 class Planned(Protocol):
@@ -67,7 +67,7 @@ def describe_clip(manifest: ClipManifest) -> str:
 def stitch_summary(report: StitchReport, seconds: float) -> str:
     """The closing lines of a render or stitch: which mode, why, and what was written."""
     return (
-        f"stitch mode: {report.plan.mode}, because {report.plan.reason}\n"
+        f"stitch mode: {report.recipe.mode}, because {report.recipe.reason}\n"
         f"wrote {report.output} ({report.output_duration:.1f} s, "
         f"{human_bytes(report.output_size_bytes)}) in {seconds:.1f} s"
     )

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from chalkline.errors import OutputNotWritable
+from chalkline.core.errors import OutputNotWritable
 
 #: Containers FFmpeg can finish with ``+faststart`` (moov atom up front).
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v")

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chalkline.errors import ChalklineError, InvalidSpec
-from chalkline.outputs import check_video_output
-from chalkline.progress import Display, PlannedScene, human_bytes
+from chalkline.core.errors import ChalklineError, InvalidSpec
+from chalkline.core.layout import manifest_uri
+from chalkline.core.outputs import check_video_output
+from chalkline.core.records import ClipManifest, read_manifest
+from chalkline.drivers.progress import Display, PlannedScene, human_bytes
 from chalkline.worker.pool import EventKind, TaskEvent
-from chalkline.worker.task import ClipManifest, manifest_uri, read_manifest
 
 if TYPE_CHECKING:
     from chalkline.operator.controller import Controller
@@ -87,7 +88,7 @@ class RemoteResult:
 
 
 def remote_summary(result: RemoteResult) -> str:
-    """The closing lines of a run on Cloud Run, like :func:`~chalkline.progress.stitch_summary`."""
+    """The closing lines of a run on Cloud Run, like a local run's :func:`stitch_summary`."""
     return (
         f"stitch mode: {result.stitch_mode} (on Cloud Run, tier {result.stitch_tier})\n"
         f"wrote {result.output} ({human_bytes(result.size_bytes)}) "
@@ -130,7 +131,7 @@ def stitch_on_cloudrun(
     refused before anything is uploaded or launched; gs:// clips are probed by
     the controller, as in the operator.
     """
-    from chalkline.stitcher.probe import probe_clip
+    from chalkline.core.probe import probe_clip
 
     check_video_output(request.output)
     local = {clip: Path(clip) for clip in request.clips if not clip.startswith("gs://")}

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from chalkline.errors import InvalidSpec
-from chalkline.stitcher.plan import (
-    StitchPlan,
+from chalkline.core.errors import InvalidSpec
+from chalkline.core.probe import ClipInfo
+from chalkline.stitcher.recipe import (
+    StitchRecipe,
     build_ffmpeg_args,
+    choose_recipe,
     concat_list_text,
-    plan_stitch,
 )
-from chalkline.stitcher.probe import ClipInfo
 
 OUTPUT = Path("/out/reel.mp4")
 CONCAT_LIST = Path("/tmp/work/clips.txt")
@@ -66,7 +66,7 @@ def values_after(args: list[str], flag: str) -> list[str]:
     return [args[i + 1] for i, arg in enumerate(args) if arg == flag]
 
 
-def args_for(plan: StitchPlan, clips: list[ClipInfo]) -> list[str]:
+def args_for(plan: StitchRecipe, clips: list[ClipInfo]) -> list[str]:
     return build_ffmpeg_args(plan, clips, OUTPUT, CONCAT_LIST)
 
 
@@ -115,17 +115,17 @@ def case(name: str, clips: list[ClipInfo], mode: str, audio: str, **options: Any
 def test_plan_mode_and_audio(
     clips: list[ClipInfo], options: dict[str, Any], mode: str, audio: str
 ) -> None:
-    plan = plan_stitch(clips, **options)
+    plan = choose_recipe(clips, **options)
     assert (plan.mode, plan.audio) == (mode, audio)
 
 
 def test_copy_reason_names_what_the_clips_share() -> None:
-    assert plan_stitch(SAME).reason == "all 4 clips share h264 854x480 15 fps yuv420p, no audio"
+    assert choose_recipe(SAME).reason == "all 4 clips share h264 854x480 15 fps yuv420p, no audio"
 
 
 def test_reencode_reason_names_the_first_clip_that_differs() -> None:
     odd = clip(SILENT, "b.mp4", width=1280, height=720, fps=Fraction(30))
-    plan = plan_stitch([SILENT, SILENT, odd])
+    plan = choose_recipe([SILENT, SILENT, odd])
     assert (
         plan.reason == "clip 3 (b.mp4) is 1280x720 at 30 fps, clip 1 (a.mp4) is 854x480 at 15 fps"
     )
@@ -133,49 +133,51 @@ def test_reencode_reason_names_the_first_clip_that_differs() -> None:
 
 def test_reencode_targets_the_first_clip_unless_told_otherwise() -> None:
     clips = [SILENT, clip(SILENT, "b.mp4", width=1080, height=1920, fps=Fraction(30))]
-    first = plan_stitch(clips)
+    first = choose_recipe(clips)
     assert (first.resolution, first.fps) == ("854x480", Fraction(15))
-    told = plan_stitch(clips, resolution=(1080, 1920), fps=Fraction(30))
+    told = choose_recipe(clips, resolution=(1080, 1920), fps=Fraction(30))
     assert (told.resolution, told.fps) == ("1080x1920", Fraction(30))
 
 
 def test_odd_sizes_are_rounded_up_to_even_for_h264() -> None:
-    plan = plan_stitch([clip(SILENT, "a.mp4", width=853, height=479)], force_reencode=True)
+    plan = choose_recipe([clip(SILENT, "a.mp4", width=853, height=479)], force_reencode=True)
     assert plan.resolution == "854x480"
 
 
 def test_audio_format_is_kept_when_shared_else_48k_stereo() -> None:
-    shared = plan_stitch([WITH_AUDIO, clip(SILENT, "b.mp4")])
+    shared = choose_recipe([WITH_AUDIO, clip(SILENT, "b.mp4")])
     assert (shared.sample_rate, shared.channel_layout) == (44100, "stereo")
-    mixed = plan_stitch([WITH_AUDIO, clip(WITH_AUDIO, "b.mp4", channels=1, channel_layout="mono")])
+    mixed = choose_recipe(
+        [WITH_AUDIO, clip(WITH_AUDIO, "b.mp4", channels=1, channel_layout="mono")]
+    )
     assert (mixed.sample_rate, mixed.channel_layout) == (48000, "stereo")
 
 
 def test_expected_duration_is_the_sum_of_the_videos() -> None:
-    assert plan_stitch(SAME).duration == pytest.approx(16.0)
+    assert choose_recipe(SAME).duration == pytest.approx(16.0)
 
 
 @pytest.mark.parametrize("size", [(0, 480), (854, -2)])
 def test_sizes_must_be_positive(size: tuple[int, int]) -> None:
     with pytest.raises(InvalidSpec, match="must be positive"):
-        plan_stitch(SAME, resolution=size)
+        choose_recipe(SAME, resolution=size)
 
 
 def test_frame_rate_must_be_positive() -> None:
     with pytest.raises(InvalidSpec, match="frame rate 0 must be positive"):
-        plan_stitch(SAME, fps=Fraction(0))
+        choose_recipe(SAME, fps=Fraction(0))
 
 
 def test_no_clips_is_a_user_error() -> None:
     with pytest.raises(InvalidSpec, match="at least one clip"):
-        plan_stitch([])
+        choose_recipe([])
 
 
 # -- the command -------------------------------------------------------------
 
 
 def test_copy_reads_the_concat_list_and_copies_the_video() -> None:
-    args = args_for(plan_stitch(SAME_WITH_AUDIO), SAME_WITH_AUDIO)
+    args = args_for(choose_recipe(SAME_WITH_AUDIO), SAME_WITH_AUDIO)
     assert value_after(args, "-f") == "concat"
     assert value_after(args, "-safe") == "0"
     assert values_after(args, "-i") == [str(CONCAT_LIST)]
@@ -185,27 +187,27 @@ def test_copy_reads_the_concat_list_and_copies_the_video() -> None:
 
 
 def test_copy_re_encodes_audio_with_resampling_to_timestamps() -> None:
-    args = args_for(plan_stitch(SAME_WITH_AUDIO), SAME_WITH_AUDIO)
+    args = args_for(choose_recipe(SAME_WITH_AUDIO), SAME_WITH_AUDIO)
     assert value_after(args, "-c:a") == "aac"
     assert value_after(args, "-aac_coder") == "fast"  # the audio encode is the copy's cost
     assert value_after(args, "-af") == "aresample=async=1"
 
 
 def test_copy_audio_copies_the_audio_packets() -> None:
-    args = args_for(plan_stitch(SAME_WITH_AUDIO, copy_audio=True), SAME_WITH_AUDIO)
+    args = args_for(choose_recipe(SAME_WITH_AUDIO, copy_audio=True), SAME_WITH_AUDIO)
     assert value_after(args, "-c:a") == "copy"
     assert "-af" not in args
 
 
 def test_copy_without_audio_maps_only_the_video() -> None:
-    args = args_for(plan_stitch(SAME), SAME)
+    args = args_for(choose_recipe(SAME), SAME)
     assert values_after(args, "-map") == ["0:v:0"]
     assert "-c:a" not in args
 
 
 def test_reencode_normalises_every_clip_before_the_concat_filter() -> None:
     clips = [SILENT, clip(SILENT, "b.mp4", width=1280, height=720, fps=Fraction(30))]
-    args = args_for(plan_stitch(clips), clips)
+    args = args_for(choose_recipe(clips), clips)
     graph = value_after(args, "-filter_complex")
     assert values_after(args, "-i") == ["/clips/a.mp4", "/clips/b.mp4"]
     for source in ("[0:v]", "[1:v]"):
@@ -221,14 +223,14 @@ def test_reencode_normalises_every_clip_before_the_concat_filter() -> None:
 
 
 def test_reencode_at_a_fractional_rate_keeps_it_exact() -> None:
-    args = args_for(plan_stitch(SAME, fps=Fraction(30000, 1001)), SAME)
+    args = args_for(choose_recipe(SAME, fps=Fraction(30000, 1001)), SAME)
     assert "fps=fps=30000/1001" in value_after(args, "-filter_complex")
 
 
 def test_a_clip_without_audio_gets_silence_as_long_as_its_video() -> None:
     quiet = clip(SILENT, "b.mp4", video_duration=2.5, duration=2.5)
     clips = [WITH_AUDIO, quiet, clip(WITH_AUDIO, "c.mp4")]
-    args = args_for(plan_stitch(clips), clips)
+    args = args_for(choose_recipe(clips), clips)
     silence = "anullsrc=channel_layout=stereo:sample_rate=44100"
     assert silence in values_after(args, "-i")
     assert value_after(args, "-t") == "2.500000"
@@ -242,13 +244,15 @@ def test_a_clip_without_audio_gets_silence_as_long_as_its_video() -> None:
 def test_audio_is_padded_or_trimmed_to_its_video() -> None:
     long_audio = clip(WITH_AUDIO, "b.mp4", audio_duration=4.2)
     clips = [WITH_AUDIO, long_audio]
-    graph = value_after(args_for(plan_stitch(clips, force_reencode=True), clips), "-filter_complex")
+    graph = value_after(
+        args_for(choose_recipe(clips, force_reencode=True), clips), "-filter_complex"
+    )
     assert graph.count("apad=whole_dur=4.000000") == 2
     assert graph.count("atrim=duration=4.000000") == 2
 
 
 def test_override_resolution_is_the_scale_and_pad_target() -> None:
-    args = args_for(plan_stitch(SAME, resolution=(1080, 1920)), SAME)
+    args = args_for(choose_recipe(SAME, resolution=(1080, 1920)), SAME)
     graph = value_after(args, "-filter_complex")
     assert "scale=1080:1920:force_original_aspect_ratio=decrease" in graph
     assert "pad=1080:1920:(ow-iw)/2:(oh-ih)/2" in graph
@@ -261,7 +265,7 @@ def test_override_resolution_is_the_scale_and_pad_target() -> None:
 def test_every_command_is_quiet_reports_progress_and_starts_fast(
     plan_options: dict[str, Any],
 ) -> None:
-    args = args_for(plan_stitch(SAME_WITH_AUDIO, **plan_options), SAME_WITH_AUDIO)
+    args = args_for(choose_recipe(SAME_WITH_AUDIO, **plan_options), SAME_WITH_AUDIO)
     assert value_after(args, "-movflags") == "+faststart"
     assert value_after(args, "-progress") == "pipe:1"
     assert value_after(args, "-loglevel") == "error"
@@ -277,20 +281,20 @@ def test_concat_list_escapes_quotes_the_way_ffmpeg_reads_them() -> None:
 def test_relative_paths_become_absolute_so_colons_are_not_protocols() -> None:
     odd = clip(SILENT, "x")
     odd = dataclasses.replace(odd, path=Path("take:2.mp4"))
-    assert values_after(args_for(plan_stitch([odd], force_reencode=True), [odd]), "-i") == [
+    assert values_after(args_for(choose_recipe([odd], force_reencode=True), [odd]), "-i") == [
         str(Path.cwd() / "take:2.mp4")
     ]
 
 
 def test_a_clip_listed_twice_is_opened_once_per_use() -> None:
     clips = [WITH_AUDIO, clip(WITH_AUDIO, "b.mp4"), WITH_AUDIO]
-    args = args_for(plan_stitch(clips, force_reencode=True), clips)
+    args = args_for(choose_recipe(clips, force_reencode=True), clips)
     assert values_after(args, "-i") == ["/clips/a.mp4", "/clips/b.mp4", "/clips/./a.mp4"]
     assert "split" not in value_after(args, "-filter_complex")
 
 
 def test_two_silences_of_one_length_are_split_from_one_source() -> None:
     clips = [WITH_AUDIO, clip(SILENT, "b.mp4"), clip(SILENT, "c.mp4")]
-    args = args_for(plan_stitch(clips), clips)
+    args = args_for(choose_recipe(clips), clips)
     assert sum("anullsrc" in arg for arg in values_after(args, "-i")) == 1
     assert "asplit=2" in value_after(args, "-filter_complex")

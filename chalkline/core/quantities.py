@@ -1,6 +1,6 @@
 """Quantities as people and Cloud Run write them: memory, CPU and frame sizes.
 
-Parsers raise :class:`~chalkline.errors.InvalidSpec` with a hint that shows the
+Parsers raise :class:`~chalkline.core.errors.InvalidSpec` with a hint that shows the
 expected form; formatters give the shortest exact quantity Cloud Run accepts.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from chalkline.errors import InvalidSpec
+from chalkline.core.errors import InvalidSpec
 
 GIB = 2**30
 

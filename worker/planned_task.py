@@ -3,46 +3,33 @@
 A Cloud Run task knows only its plan's URI and its ``CLOUD_RUN_TASK_INDEX``.
 It fetches the script into a scratch folder, renders its scene there with the
 same in-process renderer the local pool uses, and uploads the clip and its
-manifest to the URIs the plan names. A retried attempt of a task that already
-finished finds both objects and does nothing, so retries never re-render.
+manifest to the URIs the plan names (the clip is rendered under the planned
+name, so the manifest needs no rewriting). A retried attempt of a task that
+already finished finds both objects and does nothing, so retries never
+re-render.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import posixpath
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
-from chalkline.errors import ChalklineError, InvalidSpec, SourceNotFound
-from chalkline.plans import PlannedScene, RenderPlan, read_render_plan
-from chalkline.storage import Storage, open_storage
-from chalkline.worker.render import render_task
-from chalkline.worker.task import (
+from chalkline.core.errors import ChalklineError, SourceNotFound
+from chalkline.core.layout import basename, failure_uri, manifest_uri
+from chalkline.core.records import (
     ClipManifest,
-    RenderTask,
-    failure_uri,
-    manifest_uri,
+    PlannedScene,
+    RenderPlan,
     read_manifest,
+    read_render_plan,
+    write_manifest,
 )
+from chalkline.storage import Storage, storage_for
+from chalkline.worker.render import render_task
+from chalkline.worker.task import RenderTask
 
 #: The most of an error a failed task stores (a status message should stay readable).
 MAX_FAILURE_CHARS = 4000
-
-
-def storage_for(uri: str) -> Storage:
-    """A storage that can reach ``uri``: its bucket for gs://, the filesystem for file://."""
-    scheme = urlparse(uri).scheme
-    if scheme == "gs":
-        from chalkline.storage.gcs import split_uri
-
-        return open_storage(f"gs://{split_uri(uri)[0]}")
-    if scheme == "file":
-        return open_storage("file:///")
-    raise InvalidSpec(
-        f"{uri!r} is not a gs:// or file:// URI", hint="use gs://BUCKET/PATH or file:///PATH"
-    )
 
 
 def run_planned_task(plan_uri: str, position: int, scratch: Path) -> ClipManifest:
@@ -75,14 +62,14 @@ def _render_planned(
         quality=plan.quality,
         output_dir=scratch / "out",
         media_dir=scratch / "media",
+        clip_name=basename(planned.clip),
         use_cache=False,
     )
     task.output_dir.mkdir(parents=True, exist_ok=True)
     manifest = render_task(task)
     if manifest.has_clip:
-        manifest = dataclasses.replace(manifest, clip=_name_of(planned.clip))
         storage.upload(task.clip_path, planned.clip)
-    storage.write_bytes(manifest_uri(planned.clip), manifest.to_json().encode())
+    write_manifest(storage, manifest_uri(planned.clip), manifest)
     return manifest
 
 
@@ -112,7 +99,7 @@ def _finished_manifest(storage: Storage, planned: PlannedScene) -> ClipManifest 
 
 def _fetch_script(storage: Storage, plan: RenderPlan, plan_uri: str, scratch: Path) -> Path:
     """Download the script, keeping its file name: Manim names the module after it."""
-    target = scratch / "script" / _name_of(plan.script)
+    target = scratch / "script" / basename(plan.script)
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         storage.download(plan.script, target)
@@ -123,7 +110,3 @@ def _fetch_script(storage: Storage, plan: RenderPlan, plan_uri: str, scratch: Pa
             "staging folder cleaned up while the execution ran?",
         ) from None
     return target
-
-
-def _name_of(uri: str) -> str:
-    return posixpath.basename(unquote(urlparse(uri).path))

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from chalkline.errors import InvalidScript, SceneNotFound, SourceNotFound
+from chalkline.core.errors import InvalidScript, SceneNotFound, SourceNotFound
 
 #: Manim's own scene base classes (manim community, 0.17 to 0.22), plus the
 #: widely used manim-slides bases that render like scenes.

@@ -15,7 +15,7 @@ Two ways to join clips, three orders of magnitude apart in cost:
   Each clip's audio is padded or trimmed to its video length (silence for a
   clip without audio), so sound and picture stay together across joins.
 
-Nothing here runs FFmpeg or touches a file: :func:`plan_stitch` and
+Nothing here runs FFmpeg or touches a file: :func:`choose_recipe` and
 :func:`build_ffmpeg_args` are pure, so tests assert on them as data.
 """
 
@@ -30,9 +30,9 @@ from typing import Any, Literal
 
 import ffmpeg
 
-from chalkline.errors import InvalidSpec
+from chalkline.core.errors import InvalidSpec
+from chalkline.core.probe import ClipInfo
 from chalkline.stitcher.modes import StitchMode
-from chalkline.stitcher.probe import ClipInfo
 
 VIDEO_ENCODER = "libx264"
 #: Speed over size: a stitch job is billed by the second, and crf 18 keeps the
@@ -55,7 +55,7 @@ AudioHandling = Literal["none", "copy", "reencode"]
 
 
 @dataclass(frozen=True)
-class StitchPlan:
+class StitchRecipe:
     """What the stitch will do and why, decided before FFmpeg starts."""
 
     mode: StitchMode
@@ -79,14 +79,14 @@ class StitchPlan:
         return f"{self.width}x{self.height}"
 
 
-def plan_stitch(
+def choose_recipe(
     clips: Sequence[ClipInfo],
     *,
     resolution: tuple[int, int] | None = None,
     fps: Fraction | None = None,
     copy_audio: bool = False,
     force_reencode: bool = False,
-) -> StitchPlan:
+) -> StitchRecipe:
     """Choose copy when the clips allow it, else a normalising re-encode.
 
     ``resolution`` and ``fps`` force a re-encode only when they differ from
@@ -101,8 +101,8 @@ def plan_stitch(
     _check_target(size, rate)
     why_reencode = _why_reencode(clips, size, rate, force_reencode)
     if why_reencode is None:
-        return _copy_plan(clips, copy_audio)
-    return _reencode_plan(clips, why_reencode, size, rate)
+        return _copy_recipe(clips, copy_audio)
+    return _reencode_recipe(clips, why_reencode, size, rate)
 
 
 def _check_target(size: tuple[int, int], rate: Fraction) -> None:
@@ -112,11 +112,11 @@ def _check_target(size: tuple[int, int], rate: Fraction) -> None:
         raise InvalidSpec(f"output frame rate {rate} must be positive")
 
 
-def _copy_plan(clips: Sequence[ClipInfo], copy_audio: bool) -> StitchPlan:
+def _copy_recipe(clips: Sequence[ClipInfo], copy_audio: bool) -> StitchRecipe:
     """The output keeps the clips' own format, which they all share."""
     first = clips[0]
     audio = _copy_mode_audio(first, copy_audio)
-    return StitchPlan(
+    return StitchRecipe(
         mode="copy",
         reason=_why_copy(clips, audio),
         width=first.width,
@@ -129,11 +129,11 @@ def _copy_plan(clips: Sequence[ClipInfo], copy_audio: bool) -> StitchPlan:
     )
 
 
-def _reencode_plan(
+def _reencode_recipe(
     clips: Sequence[ClipInfo], reason: str, size: tuple[int, int], rate: Fraction
-) -> StitchPlan:
+) -> StitchRecipe:
     sample_rate, layout = _common_audio_format(clips)
-    return StitchPlan(
+    return StitchRecipe(
         mode="reencode",
         reason=reason,
         width=_even(size[0]),
@@ -256,47 +256,47 @@ def _common_audio_format(clips: Sequence[ClipInfo]) -> tuple[int | None, str | N
 
 
 def build_ffmpeg_args(
-    plan: StitchPlan, clips: Sequence[ClipInfo], output: Path, concat_list: Path
+    recipe: StitchRecipe, clips: Sequence[ClipInfo], output: Path, concat_list: Path
 ) -> list[str]:
-    """FFmpeg's arguments (without the executable) that carry out ``plan``.
+    """FFmpeg's arguments (without the executable) that carry out ``recipe``.
 
     ``concat_list`` is read only in copy mode; write it with
     :func:`concat_list_text` first.
     """
-    if plan.mode == "copy":
-        job = _copy_output(plan, concat_list, output)
+    if recipe.mode == "copy":
+        job = _copy_output(recipe, concat_list, output)
     else:
-        job = _reencode_output(plan, clips, output)
+        job = _reencode_output(recipe, clips, output)
     args: list[str] = job.global_args(*GLOBAL_ARGS).overwrite_output().get_args()
     return args
 
 
-def _copy_output(plan: StitchPlan, concat_list: Path, output: Path) -> Any:
+def _copy_output(recipe: StitchRecipe, concat_list: Path, output: Path) -> Any:
     joined = ffmpeg.input(_file_arg(concat_list), f="concat", safe=0)
     streams = [joined["v:0"]]
     options: dict[str, Any] = {"c:v": "copy", "movflags": "+faststart"}
-    if plan.audio != "none":
+    if recipe.audio != "none":
         streams.append(joined["a:0"])
-    if plan.audio == "copy":
+    if recipe.audio == "copy":
         options["c:a"] = "copy"
-    elif plan.audio == "reencode":
+    elif recipe.audio == "reencode":
         options.update(AUDIO_OPTIONS, af="aresample=async=1")
     return ffmpeg.output(*streams, _file_arg(output), **options)
 
 
-def _reencode_output(plan: StitchPlan, clips: Sequence[ClipInfo], output: Path) -> Any:
-    has_audio = plan.audio != "none"
+def _reencode_output(recipe: StitchRecipe, clips: Sequence[ClipInfo], output: Path) -> Any:
+    has_audio = recipe.audio != "none"
     sources = [ffmpeg.input(name) for name in _input_names(clips)]
-    segments: list[Any] = [_normalised_video(source, plan) for source in sources]
+    segments: list[Any] = [_normalised_video(source, recipe) for source in sources]
     if has_audio:
-        audios = [_normalised_audio(s, c, plan) for s, c in zip(sources, clips, strict=True)]
+        audios = [_normalised_audio(s, c, recipe) for s, c in zip(sources, clips, strict=True)]
         segments = _interleave(segments, _one_use_each(audios))
     joined = ffmpeg.concat(*segments, v=1, a=int(has_audio)).node
     streams = [joined[0], joined[1]] if has_audio else [joined[0]]
     options: dict[str, Any] = {
         "c:v": VIDEO_ENCODER,
-        "preset": plan.video_preset,
-        "crf": plan.video_crf,
+        "preset": recipe.video_preset,
+        "crf": recipe.video_crf,
         "pix_fmt": "yuv420p",
         "movflags": "+faststart",
     }
@@ -343,28 +343,30 @@ def _interleave(videos: list[Any], audios: list[Any]) -> list[Any]:
     return [stream for pair in zip(videos, audios, strict=True) for stream in pair]
 
 
-def _normalised_video(source: Any, plan: StitchPlan) -> Any:
+def _normalised_video(source: Any, recipe: StitchRecipe) -> Any:
     """Fit inside the target keeping the aspect ratio, centre on black, fix rate."""
     return (
         source.video.filter(
-            "scale", plan.width, plan.height, force_original_aspect_ratio="decrease"
+            "scale", recipe.width, recipe.height, force_original_aspect_ratio="decrease"
         )
-        .filter("pad", plan.width, plan.height, "(ow-iw)/2", "(oh-ih)/2")
+        .filter("pad", recipe.width, recipe.height, "(ow-iw)/2", "(oh-ih)/2")
         .filter("setsar", 1)
-        .filter("fps", fps=str(plan.fps))
+        .filter("fps", fps=str(recipe.fps))
         .filter("format", "yuv420p")
     )
 
 
-def _normalised_audio(source: Any, clip: ClipInfo, plan: StitchPlan) -> Any:
+def _normalised_audio(source: Any, clip: ClipInfo, recipe: StitchRecipe) -> Any:
     """The clip's sound (or silence) exactly as long as its picture."""
     seconds = f"{clip.video_duration:.6f}"
     if not clip.has_audio:
-        silence = f"anullsrc=channel_layout={plan.channel_layout}:sample_rate={plan.sample_rate}"
+        silence = (
+            f"anullsrc=channel_layout={recipe.channel_layout}:sample_rate={recipe.sample_rate}"
+        )
         return ffmpeg.input(silence, f="lavfi", t=seconds).audio
     return (
         source.audio.filter(
-            "aformat", sample_rates=plan.sample_rate, channel_layouts=plan.channel_layout
+            "aformat", sample_rates=recipe.sample_rate, channel_layouts=recipe.channel_layout
         )
         .filter("apad", whole_dur=seconds)
         .filter("atrim", duration=seconds)

@@ -16,13 +16,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chalkline.errors import InvalidScript
-from chalkline.outputs import check_video_output
-from chalkline.quality import quality_named
-from chalkline.scenes import discover_scenes_in_file, select_scenes
+from chalkline.core.errors import InvalidScript
+from chalkline.core.layout import clip_name, script_hash
+from chalkline.core.outputs import check_video_output
+from chalkline.core.quality import quality_named
+from chalkline.core.records import ClipManifest
+from chalkline.core.scenes import discover_scenes_in_file, select_scenes
 from chalkline.stitcher.concat import StitchReport, stitch_clips
 from chalkline.worker.pool import TaskEvent, WarmPool, run_tasks
-from chalkline.worker.task import ClipManifest, RenderTask, default_media_dir
+from chalkline.worker.task import RenderTask, default_media_dir
 
 
 def default_cache_dir() -> Path:
@@ -72,6 +74,7 @@ def plan_tasks(request: RenderRequest, work_dir: Path) -> list[RenderTask]:
     quality_named(request.quality)
     found = discover_scenes_in_file(request.script)
     names = select_scenes(found, request.scenes)
+    digest = script_hash(request.script.read_text(encoding="utf-8"))
     return [
         RenderTask(
             index=index,
@@ -80,6 +83,7 @@ def plan_tasks(request: RenderRequest, work_dir: Path) -> list[RenderTask]:
             quality=request.quality,
             output_dir=work_dir,
             media_dir=default_media_dir(request.cache_dir, request.script, name, request.quality),
+            clip_name=clip_name(name, request.quality, digest),
             use_cache=request.use_cache,
         )
         for index, name in enumerate(names)

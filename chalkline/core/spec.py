@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from chalkline.errors import InvalidSpec
-from chalkline.quality import QUALITIES
+from chalkline.core.errors import InvalidSpec
+from chalkline.core.quality import QUALITIES
 
 Backend = Literal["local", "cloudrun"]
 BACKENDS: tuple[Backend, ...] = ("local", "cloudrun")
