@@ -25,17 +25,17 @@ def package_dirs() -> dict[str, Path]:
     return {name: ROOT / folder for name, folder in mapping.items()}
 
 
-def build_tree() -> Path:
-    """(Re)build ``.package-tree/`` and return it."""
-    for link in sorted(TREE.rglob("*"), reverse=True) if TREE.exists() else []:
+def build_tree(tree: Path = TREE) -> Path:
+    """(Re)build the installed shape in ``tree`` (default ``.package-tree/``) and return it."""
+    for link in sorted(tree.rglob("*"), reverse=True) if tree.exists() else []:
         link.unlink() if link.is_symlink() or link.is_file() else link.rmdir()
     for package, folder in sorted(package_dirs().items()):
-        target = TREE.joinpath(*package.split("."))
+        target = tree.joinpath(*package.split("."))
         target.mkdir(parents=True, exist_ok=True)
         for entry in folder.iterdir():
             if entry.suffix in (".py", ".typed"):
                 _link(entry, target / entry.name)
-    return TREE
+    return tree
 
 
 def _link(source: Path, link: Path) -> None:

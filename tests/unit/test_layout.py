@@ -29,6 +29,7 @@ def test_python_run_from_the_repository_root_gets_the_standard_operator_module()
 def test_every_component_imports_under_the_chalkline_namespace() -> None:
     probe = (
         "import chalkline.operator.reconciler, chalkline.worker.render, "
-        "chalkline.stitcher.concat, chalkline.executors.local, chalkline.storage"
+        "chalkline.stitcher.concat, chalkline.executors.local, chalkline.storage, "
+        "chalkline.core.layout, chalkline.drivers.local_render, chalkline.cli"
     )
     subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=True)
