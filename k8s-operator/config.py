@@ -1,16 +1,23 @@
-"""The operator's settings, from flags, environment and an optional YAML file.
+"""The operator's settings, declared once, read from flags, environment and a YAML file.
 
 Precedence: command-line flag, then ``CHALKLINE_*`` environment variable, then
-the ``--config`` file, then the default here. Every key is documented in
-docs/configuration.md ("Operator").
+the ``--config`` file, then the default.
+
+Each field of :class:`OperatorConfig` carries its :class:`Setting` (config key,
+environment variable, flag, parser, checks, help) in its metadata, and
+everything else derives from that one table: the loader and its validation
+(here), ``chalkline operator``'s options (``chalkline.cli.operator_cmd``) and
+the table in docs/configuration.md ("Operator", rendered by
+``chalkline.operator.config_reference``). A new setting is one new field here;
+then ``.venv/bin/python scripts/settings_doc.py --write`` updates the doc.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,105 +26,468 @@ import yaml
 from chalkline.core.errors import InvalidSpec
 from chalkline.core.quality import QUALITIES
 
-
-def _default_workers() -> int:
-    return os.cpu_count() or 1
-
-
-@dataclass(frozen=True)
-class OperatorConfig:
-    backend: str = "local"
-    storage: str = "file:///var/lib/chalkline"
-    cache_dir: Path = Path("/var/cache/chalkline")
-    workers: int = field(default_factory=_default_workers)
-    poll_interval: float = 1.0
-    tiers: Path | None = None
-    namespaces: tuple[str, ...] = ()
-    liveness: str = "http://0.0.0.0:8080/healthz"
-    #: The cloudrun backend: where its Jobs live (None: Google's API endpoint), the
-    #: image every Job runs (stitch Jobs may run a lighter one), their identity and
-    #: command, and the render Jobs' shape. Documented in docs/configuration.md.
-    cloudrun_project: str | None = None
-    cloudrun_region: str | None = None
-    cloudrun_endpoint: str | None = None
-    cloudrun_image: str | None = None
-    cloudrun_stitch_image: str | None = None
-    cloudrun_service_account: str | None = None
-    cloudrun_command: tuple[str, ...] = ("chalkline",)
-    #: Quality -> {cpu, memory} replacing the defaults of those qualities' render Jobs.
-    cloudrun_render_resources: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    cloudrun_parallelism: int = 0
-    cloudrun_task_timeout_seconds: int = 3600
-    cloudrun_max_retries: int = 1
-    #: Seconds between two Admin API reads of one execution (the API's read quota).
-    cloudrun_poll_interval: float = 5.0
-    #: Seconds a signed link to a finished video stays valid; 0: no link.
-    signed_url_seconds: int = 0
-
-
 #: Cloud Run's limits for a job: task timeout (168 h), retries, parallelism.
 MAX_TASK_SECONDS = 7 * 24 * 3600
 MAX_CLOUDRUN_RETRIES = 10
 MAX_CLOUDRUN_PARALLELISM = 10_000
 #: The longest a Cloud Storage V4 signed URL may be valid: 7 days.
 MAX_SIGNED_URL_SECONDS = 7 * 24 * 3600
+_CLOUD_RUN_LIMIT = "Cloud Run's limit for a job"
 
 
-#: YAML / environment names for each field.
-KEYS = {
-    "backend": "CHALKLINE_BACKEND",
-    "storage": "CHALKLINE_STORAGE",
-    "cacheDir": "CHALKLINE_CACHE_DIR",
-    "workers": "CHALKLINE_WORKERS",
-    "pollInterval": "CHALKLINE_POLL_INTERVAL",
-    "tiers": "CHALKLINE_TIERS",
-    "liveness": "CHALKLINE_LIVENESS",
-    "cloudrunProject": "CHALKLINE_CLOUDRUN_PROJECT",
-    "cloudrunRegion": "CHALKLINE_CLOUDRUN_REGION",
-    "cloudrunEndpoint": "CHALKLINE_CLOUDRUN_ENDPOINT",
-    "cloudrunImage": "CHALKLINE_CLOUDRUN_IMAGE",
-    "cloudrunStitchImage": "CHALKLINE_CLOUDRUN_STITCH_IMAGE",
-    "cloudrunServiceAccount": "CHALKLINE_CLOUDRUN_SERVICE_ACCOUNT",
-    "cloudrunCommand": "CHALKLINE_CLOUDRUN_COMMAND",
-    "cloudrunRenderResources": "CHALKLINE_CLOUDRUN_RENDER_RESOURCES",
-    "cloudrunParallelism": "CHALKLINE_CLOUDRUN_PARALLELISM",
-    "cloudrunTaskTimeoutSeconds": "CHALKLINE_CLOUDRUN_TASK_TIMEOUT_SECONDS",
-    "cloudrunMaxRetries": "CHALKLINE_CLOUDRUN_MAX_RETRIES",
-    "cloudrunPollInterval": "CHALKLINE_CLOUDRUN_POLL_INTERVAL",
-    "signedUrlSeconds": "CHALKLINE_SIGNED_URL_SECONDS",
-}
-_FIELD_OF = {
-    "backend": "backend",
-    "storage": "storage",
-    "cacheDir": "cache_dir",
-    "workers": "workers",
-    "pollInterval": "poll_interval",
-    "tiers": "tiers",
-    "liveness": "liveness",
-    "cloudrunProject": "cloudrun_project",
-    "cloudrunRegion": "cloudrun_region",
-    "cloudrunEndpoint": "cloudrun_endpoint",
-    "cloudrunImage": "cloudrun_image",
-    "cloudrunStitchImage": "cloudrun_stitch_image",
-    "cloudrunServiceAccount": "cloudrun_service_account",
-    "cloudrunCommand": "cloudrun_command",
-    "cloudrunRenderResources": "cloudrun_render_resources",
-    "cloudrunParallelism": "cloudrun_parallelism",
-    "cloudrunTaskTimeoutSeconds": "cloudrun_task_timeout_seconds",
-    "cloudrunMaxRetries": "cloudrun_max_retries",
-    "cloudrunPollInterval": "cloudrun_poll_interval",
-    "signedUrlSeconds": "signed_url_seconds",
-}
+@dataclass(frozen=True)
+class Flag:
+    """A setting's command-line flag on ``chalkline operator``."""
+
+    name: str
+    short: str | None = None
+    #: The flag may be given more than once (and its variable hold several
+    #: words); the values form the setting's list.
+    repeatable: bool = False
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The numbers a setting accepts; the error hint and the docs both say them."""
+
+    at_least: float | None = None
+    #: An exclusive lower bound, for settings where 0 would mean "never" or "spin".
+    above: float | None = None
+    at_most: float | None = None
+    #: Where the bounds come from, when it is not obvious (a cloud API's limit).
+    why: str = ""
+
+    def admits(self, value: float) -> bool:
+        return (
+            (self.at_least is None or value >= self.at_least)
+            and (self.above is None or value > self.above)
+            and (self.at_most is None or value <= self.at_most)
+        )
+
+    def rule(self) -> str:
+        """``must be >= 1``, ``must be 0 to 10: why``: for the error hint and the docs."""
+        if self.at_least is not None and self.at_most is not None:
+            text = f"{self.at_least} to {self.at_most}"
+        else:
+            text = " and ".join(
+                f"{sign} {bound}"
+                for sign, bound in ((">=", self.at_least), (">", self.above), ("<=", self.at_most))
+                if bound is not None
+            )
+        return f"must be {text}: {self.why}" if self.why else f"must be {text}"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One operator setting: how users name it, how it is read, what it means.
+
+    Declared in the metadata of an :class:`OperatorConfig` field; ``name``,
+    ``type_name`` and ``default`` are filled in from that field (see
+    ``SETTINGS``), so they are never written twice.
+    """
+
+    #: The config file's key (camelCase), also the key of ``load_config``'s overrides.
+    key: str
+    #: The environment variable, ``CHALKLINE_*``.
+    env: str
+    #: One line for the docs' table and ``--help``; Markdown backticks allowed.
+    help: str
+    #: A value other than the default, as the environment variable would hold it:
+    #: the docs show it, and the tests set the variable to it.
+    example: str
+    #: Text (from the environment or the file) or a YAML value -> the field's value;
+    #: TypeError or ValueError means "not a valid <type>".
+    parse: Callable[[Any], Any] = str
+    flag: Flag | None = None
+    #: The only values allowed (and the flag's choices).
+    choices: tuple[str, ...] = ()
+    bounds: Bounds | None = None
+    #: Any further check of the parsed value: called with "<where>: <key>" to
+    #: start its message, raises InvalidSpec.
+    check: Callable[[str, Any], None] | None = None
+    #: The default as the docs and ``--help`` say it (Markdown), when the value
+    #: itself would not say it well (computed, empty, or decided elsewhere).
+    shown_default: str | None = None
+    # Filled in from the field the declaration sits on.
+    name: str = ""
+    type_name: str = ""
+    default: Any = None
+
+    def default_markdown(self) -> str:
+        if self.shown_default is not None:
+            return self.shown_default
+        value = self.default
+        text = shlex.join(value) if isinstance(value, tuple) else str(value)
+        return f"`{text}`"
+
+
+#: The metadata key under which an OperatorConfig field holds its Setting.
+SETTING = "chalkline.setting"
+
+
+def _default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+def _words(value: Any) -> tuple[str, ...]:
+    """A list in the YAML file; shell-quoted words in the environment or a flag."""
+    return tuple(shlex.split(value) if isinstance(value, str) else map(str, value))
+
+
+def _resources(value: Any) -> dict[str, Any]:
+    """A mapping in the YAML file; YAML (or JSON) text in the environment."""
+    try:
+        parsed = yaml.safe_load(value) if isinstance(value, str) else value
+    except yaml.YAMLError as err:
+        raise ValueError(str(err)) from None
+    if not isinstance(parsed, Mapping):
+        raise TypeError("not a mapping")
+    return {str(quality): limits for quality, limits in parsed.items()}
+
+
+def _check_render_resources(label: str, value: Mapping[str, Any]) -> None:
+    """Known qualities, each with exactly cpu and memory: the pair itself is checked
+    against Cloud Run's combinations only when the Jobs are written."""
+    for quality, limits in value.items():
+        if quality not in QUALITIES:
+            raise InvalidSpec(
+                f"{label} names quality {quality!r}", hint=f"qualities: {', '.join(QUALITIES)}"
+            )
+        if not isinstance(limits, Mapping) or set(limits) != {"cpu", "memory"}:
+            raise InvalidSpec(
+                f"{label}.{quality} must be {{cpu, memory}}",
+                hint='for example {cpu: "4", memory: 8Gi}; the CPU and memory combination '
+                "is checked against Cloud Run's when the Jobs are written",
+            )
+
+
+def _check_not_empty(label: str, value: tuple[str, ...]) -> None:
+    """A Job with no command would fail every task, long after the operator started."""
+    if not value:
+        raise InvalidSpec(f"{label} is empty", hint="the Jobs' container needs a command")
+
+
+_REQUIRED_FOR_CLOUDRUN = "none (required for `cloudrun`)"
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    """Every operator setting: a field each, declared with its :class:`Setting`.
+
+    The order of the fields is the order of the docs' table and of the flags.
+    """
+
+    backend: str = field(
+        default="local",
+        metadata={
+            SETTING: Setting(
+                key="backend",
+                env="CHALKLINE_BACKEND",
+                flag=Flag("--backend"),
+                choices=("local", "cloudrun"),
+                example="cloudrun",
+                help="where tasks run when a RenderJob does not say; `cloudrun` runs them "
+                'as Cloud Run Jobs (see the `cloudrun*` keys and "Cloud Run") and needs '
+                "gs:// `storage`",
+            )
+        },
+    )
+    storage: str = field(
+        default="file:///var/lib/chalkline",
+        metadata={
+            SETTING: Setting(
+                key="storage",
+                env="CHALKLINE_STORAGE",
+                flag=Flag("--storage"),
+                example="gs://my-bucket/chalkline",
+                help='root URI for staged scripts, clips and default outputs (see "Storage")',
+            )
+        },
+    )
+    cache_dir: Path = field(
+        default=Path("/var/cache/chalkline"),
+        metadata={
+            SETTING: Setting(
+                key="cacheDir",
+                env="CHALKLINE_CACHE_DIR",
+                parse=Path,
+                example="/tmp/chalkline-cache",
+                help="Manim's per-scene media caches (local backend)",
+            )
+        },
+    )
+    workers: int = field(
+        default_factory=_default_workers,
+        metadata={
+            SETTING: Setting(
+                key="workers",
+                env="CHALKLINE_WORKERS",
+                parse=int,
+                bounds=Bounds(at_least=1),
+                shown_default="CPU count",
+                example="3",
+                help="scenes rendered at once on this machine, across all RenderJobs",
+            )
+        },
+    )
+    poll_interval: float = field(
+        default=1.0,
+        metadata={
+            SETTING: Setting(
+                key="pollInterval",
+                env="CHALKLINE_POLL_INTERVAL",
+                parse=float,
+                bounds=Bounds(above=0),
+                example="2.5",
+                help="seconds between reconciles of one RenderJob",
+            )
+        },
+    )
+    tiers: Path | None = field(
+        default=None,
+        metadata={
+            SETTING: Setting(
+                key="tiers",
+                env="CHALKLINE_TIERS",
+                parse=Path,
+                shown_default="packaged `tiers.yaml`",
+                example="/etc/chalkline/tiers.yaml",
+                help='a stitch-tier override file (see "Stitch tiers")',
+            )
+        },
+    )
+    liveness: str = field(
+        default="http://0.0.0.0:8080/healthz",
+        metadata={
+            SETTING: Setting(
+                key="liveness",
+                env="CHALKLINE_LIVENESS",
+                flag=Flag("--liveness"),
+                example="http://0.0.0.0:9090/healthz",
+                help="Kopf's liveness endpoint",
+            )
+        },
+    )
+    namespaces: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            SETTING: Setting(
+                key="namespaces",
+                env="CHALKLINE_NAMESPACE",
+                flag=Flag("--namespace", "-n", repeatable=True),
+                parse=_words,
+                shown_default="all namespaces",
+                example="team-a team-b",
+                help="watch only these namespaces (`--all-namespaces` / `-A` for every one)",
+            )
+        },
+    )
+    cloudrun_project: str | None = field(
+        default=None,
+        metadata={
+            SETTING: Setting(
+                key="cloudrunProject",
+                env="CHALKLINE_CLOUDRUN_PROJECT",
+                shown_default=_REQUIRED_FOR_CLOUDRUN,
+                example="my-project",
+                help="the Google Cloud project of the Jobs",
+            )
+        },
+    )
+    cloudrun_region: str | None = field(
+        default=None,
+        metadata={
+            SETTING: Setting(
+                key="cloudrunRegion",
+                env="CHALKLINE_CLOUDRUN_REGION",
+                shown_default=_REQUIRED_FOR_CLOUDRUN,
+                example="europe-west1",
+                help="the Cloud Run region",
+            )
+        },
+    )
+    cloudrun_endpoint: str | None = field(
+        default=None,
+        metadata={
+            SETTING: Setting(
+                key="cloudrunEndpoint",
+                env="CHALKLINE_CLOUDRUN_ENDPOINT",
+                shown_default="Google's, with Application Default Credentials",
+                example="http://127.0.0.1:8123",
+                help="the Admin API endpoint; an `http://` one (an emulator) means "
+                "anonymous credentials",
+            )
+        },
+    )
+    cloudrun_image: str | None = field(
+        default=None,
+        metadata={
+            SETTING: Setting(
+                key="cloudrunImage",
+                env="CHALKLINE_CLOUDRUN_IMAGE",
+                shown_default=_REQUIRED_FOR_CLOUDRUN,
+                example="registry.example/chalkline/worker:1",
+                help="the container image of the render and stitch Jobs the operator "
+                "creates or updates at start",
+            )
+        },
+    )
+    cloudrun_stitch_image: str | None = field(
+        default=None,
+        metadata={
+            SETTING: Setting(
+                key="cloudrunStitchImage",
+                env="CHALKLINE_CLOUDRUN_STITCH_IMAGE",
+                shown_default="`cloudrunImage`",
+                example="registry.example/chalkline/stitcher:1",
+                help="the stitch Jobs' image, e.g. the lighter `docker/stitcher.Dockerfile` "
+                "image without Manim",
+            )
+        },
+    )
+    cloudrun_render_resources: Mapping[str, Mapping[str, str]] = field(
+        default_factory=dict,
+        metadata={
+            SETTING: Setting(
+                key="cloudrunRenderResources",
+                env="CHALKLINE_CLOUDRUN_RENDER_RESOURCES",
+                parse=_resources,
+                check=_check_render_resources,
+                shown_default="low 2/2Gi, medium 2/4Gi, high 4/8Gi, 4k 4/16Gi",
+                example='{"4k": {"cpu": "8", "memory": "32Gi"}}',
+                help="`{quality: {cpu, memory}}` replacing those qualities' render Job sizes "
+                "(YAML or JSON text in the environment); checked against Cloud Run's "
+                "CPU/memory combinations before any Job is written",
+            )
+        },
+    )
+    cloudrun_parallelism: int = field(
+        default=0,
+        metadata={
+            SETTING: Setting(
+                key="cloudrunParallelism",
+                env="CHALKLINE_CLOUDRUN_PARALLELISM",
+                parse=int,
+                bounds=Bounds(at_least=0, at_most=MAX_CLOUDRUN_PARALLELISM, why=_CLOUD_RUN_LIMIT),
+                shown_default="`0` (as many as Cloud Run allows)",
+                example="10",
+                help="tasks of one render execution running at once (a Job setting)",
+            )
+        },
+    )
+    cloudrun_task_timeout_seconds: int = field(
+        default=3600,
+        metadata={
+            SETTING: Setting(
+                key="cloudrunTaskTimeoutSeconds",
+                env="CHALKLINE_CLOUDRUN_TASK_TIMEOUT_SECONDS",
+                parse=int,
+                bounds=Bounds(at_least=1, at_most=MAX_TASK_SECONDS, why=_CLOUD_RUN_LIMIT),
+                example="7200",
+                help="one render task's timeout, in seconds",
+            )
+        },
+    )
+    cloudrun_max_retries: int = field(
+        default=1,
+        metadata={
+            SETTING: Setting(
+                key="cloudrunMaxRetries",
+                env="CHALKLINE_CLOUDRUN_MAX_RETRIES",
+                parse=int,
+                bounds=Bounds(at_least=0, at_most=MAX_CLOUDRUN_RETRIES, why=_CLOUD_RUN_LIMIT),
+                example="3",
+                help="Cloud Run's own retries of a failed render task, before the "
+                "reconciler's `spec.retries` re-runs the failed scenes in a new execution",
+            )
+        },
+    )
+    cloudrun_service_account: str | None = field(
+        default=None,
+        metadata={
+            SETTING: Setting(
+                key="cloudrunServiceAccount",
+                env="CHALKLINE_CLOUDRUN_SERVICE_ACCOUNT",
+                shown_default="Cloud Run's default",
+                example="renderer@my-project.iam.gserviceaccount.com",
+                help="the service account the Jobs' tasks run as (needs read/write on the bucket)",
+            )
+        },
+    )
+    cloudrun_command: tuple[str, ...] = field(
+        default=("chalkline",),
+        metadata={
+            SETTING: Setting(
+                key="cloudrunCommand",
+                env="CHALKLINE_CLOUDRUN_COMMAND",
+                parse=_words,
+                check=_check_not_empty,
+                example="python -m chalkline",
+                help="the Jobs' container command (a list in YAML, a shell-quoted string in "
+                "the environment); the args add `worker` or `stitch`",
+            )
+        },
+    )
+    cloudrun_poll_interval: float = field(
+        default=5.0,
+        metadata={
+            SETTING: Setting(
+                key="cloudrunPollInterval",
+                env="CHALKLINE_CLOUDRUN_POLL_INTERVAL",
+                parse=float,
+                bounds=Bounds(at_least=0),
+                example="10",
+                help="least seconds between two Admin API reads of one execution (its read quota)",
+            )
+        },
+    )
+    signed_url_seconds: int = field(
+        default=0,
+        metadata={
+            SETTING: Setting(
+                key="signedUrlSeconds",
+                env="CHALKLINE_SIGNED_URL_SECONDS",
+                parse=int,
+                bounds=Bounds(
+                    at_least=0,
+                    at_most=MAX_SIGNED_URL_SECONDS,
+                    why="0 turns signed links off, and Cloud Storage lets a V4 signed URL "
+                    f"live at most {MAX_SIGNED_URL_SECONDS} (7 days)",
+                ),
+                shown_default="`0` (off)",
+                example="86400",
+                help="when a job succeeds, sign a link to its video valid this many seconds "
+                "into `status.videoUrl`; needs `gs://` outputs and credentials that can sign "
+                '(see "Storage")',
+            )
+        },
+    )
+
+
+def _bound(spec: Field[Any]) -> Setting:
+    """The field's declaration, completed with what the field itself says."""
+    declared = spec.metadata.get(SETTING)
+    if not isinstance(declared, Setting):
+        raise TypeError(f"OperatorConfig.{spec.name} has no Setting in its metadata")
+    factory: Any = spec.default_factory
+    default = factory() if spec.default is MISSING else spec.default
+    return replace(declared, name=spec.name, type_name=str(spec.type), default=default)
+
+
+#: Every setting, in the order of OperatorConfig's fields.
+SETTINGS: tuple[Setting, ...] = tuple(_bound(spec) for spec in fields(OperatorConfig))
+SETTING_BY_KEY: Mapping[str, Setting] = {setting.key: setting for setting in SETTINGS}
 
 
 def load_config(
     path: Path | None, overrides: Mapping[str, Any], env: Mapping[str, str] = os.environ
 ) -> OperatorConfig:
-    """Merge file, environment and flags (``overrides`` uses YAML key names)."""
+    """Merge file, environment and flags (``overrides`` uses the file's key names;
+    a None override means "not given")."""
     values: dict[str, Any] = {}
     if path is not None:
         values.update(_read_file(path))
-    values.update({key: env[var] for key, var in KEYS.items() if env.get(var)})
+    values.update({s.key: env[s.env] for s in SETTINGS if env.get(s.env)})
     values.update({k: v for k, v in overrides.items() if v is not None})
     return _build(values, str(path) if path else "configuration")
 
@@ -131,89 +501,40 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise InvalidSpec(f"{path}: not valid YAML: {err}") from None
     if not isinstance(data, dict):
         raise InvalidSpec(f"{path}: expected a mapping of settings")
-    unknown = sorted(set(data) - set(KEYS) - {"namespaces"})
+    unknown = sorted(set(data) - set(SETTING_BY_KEY))
     if unknown:
         raise InvalidSpec(
             f"{path}: unknown setting(s) {', '.join(unknown)}",
-            hint=f"known: {', '.join(sorted([*KEYS, 'namespaces']))}",
+            hint=f"known: {', '.join(sorted(SETTING_BY_KEY))}",
         )
     return data
 
 
-def _build(values: dict[str, Any], where: str) -> OperatorConfig:
+def _build(values: Mapping[str, Any], where: str) -> OperatorConfig:
     kwargs: dict[str, Any] = {}
-    types = {f.name: f.type for f in fields(OperatorConfig)}
     for key, value in values.items():
-        name = _FIELD_OF.get(key, key)
+        setting = SETTING_BY_KEY[key]
         try:
-            kwargs[name] = _convert(name, value)
+            kwargs[setting.name] = setting.parse(value)
         except (TypeError, ValueError):
-            raise InvalidSpec(f"{where}: {key} = {value!r} is not a valid {types[name]}") from None
+            raise InvalidSpec(
+                f"{where}: {key} = {value!r} is not a valid {setting.type_name}"
+            ) from None
     config = OperatorConfig(**kwargs)
-    if config.backend not in ("local", "cloudrun"):
-        raise InvalidSpec(f"{where}: backend {config.backend!r} is not one of: local, cloudrun")
-    if config.workers < 1 or config.poll_interval <= 0:
-        raise InvalidSpec(f"{where}: workers must be >= 1 and pollInterval > 0")
-    if config.cloudrun_poll_interval < 0 or not config.cloudrun_command:
-        raise InvalidSpec(f"{where}: cloudrunPollInterval must be >= 0 and cloudrunCommand set")
-    _check_cloudrun_jobs(config, where)
-    if not 0 <= config.signed_url_seconds <= MAX_SIGNED_URL_SECONDS:
-        raise InvalidSpec(
-            f"{where}: signedUrlSeconds = {config.signed_url_seconds} is out of range",
-            hint=f"0 turns signed links off; at most {MAX_SIGNED_URL_SECONDS} (7 days), "
-            "the longest Cloud Storage lets a V4 signed URL live",
-        )
+    for setting in SETTINGS:
+        _check(setting, getattr(config, setting.name), where)
     return config
 
 
-def _check_cloudrun_jobs(config: OperatorConfig, where: str) -> None:
-    """The Cloud Run Job settings, within what Cloud Run accepts for a job."""
-    for key, value, low, high in (
-        ("cloudrunParallelism", config.cloudrun_parallelism, 0, MAX_CLOUDRUN_PARALLELISM),
-        ("cloudrunTaskTimeoutSeconds", config.cloudrun_task_timeout_seconds, 1, MAX_TASK_SECONDS),
-        ("cloudrunMaxRetries", config.cloudrun_max_retries, 0, MAX_CLOUDRUN_RETRIES),
-    ):
-        if not low <= value <= high:
-            raise InvalidSpec(
-                f"{where}: {key} = {value} is out of range",
-                hint=f"Cloud Run jobs accept {low} to {high}",
-            )
-    for quality, limits in config.cloudrun_render_resources.items():
-        if quality not in QUALITIES:
-            raise InvalidSpec(
-                f"{where}: cloudrunRenderResources names quality {quality!r}",
-                hint=f"qualities: {', '.join(QUALITIES)}",
-            )
-        if not isinstance(limits, Mapping) or set(limits) != {"cpu", "memory"}:
-            raise InvalidSpec(
-                f"{where}: cloudrunRenderResources.{quality} must be {{cpu, memory}}",
-                hint='for example {cpu: "4", memory: 8Gi}; the CPU and memory combination '
-                "is checked against Cloud Run's when the Jobs are written",
-            )
-
-
-def _convert(name: str, value: Any) -> Any:
-    if name in ("cache_dir", "tiers"):
-        return Path(value)
-    if name == "cloudrun_render_resources":
-        # A mapping in the YAML file, YAML (or JSON) text in the environment.
-        parsed = yaml.safe_load(value) if isinstance(value, str) else value
-        if not isinstance(parsed, Mapping):
-            raise TypeError("not a mapping")
-        return {str(quality): limits for quality, limits in parsed.items()}
-    if name in (
-        "workers",
-        "signed_url_seconds",
-        "cloudrun_parallelism",
-        "cloudrun_task_timeout_seconds",
-        "cloudrun_max_retries",
-    ):
-        return int(value)
-    if name in ("poll_interval", "cloudrun_poll_interval"):
-        return float(value)
-    if name == "namespaces":
-        return tuple(value)
-    if name == "cloudrun_command":
-        # A list in the YAML file, a shell-quoted string in the environment.
-        return tuple(shlex.split(value) if isinstance(value, str) else map(str, value))
-    return str(value)
+def _check(setting: Setting, value: Any, where: str) -> None:
+    """Raise InvalidSpec, naming the key, if ``value`` is not one the setting allows."""
+    key = setting.key
+    if setting.choices and value not in setting.choices:
+        raise InvalidSpec(f"{where}: {key} {value!r} is not one of: {', '.join(setting.choices)}")
+    if setting.bounds is not None and not setting.bounds.admits(value):
+        raise InvalidSpec(
+            f"{where}: {key} = {value} is out of range",
+            hint=f"{key} {setting.bounds.rule()}",
+        )
+    if setting.check is not None:
+        setting.check(f"{where}: {key}", value)

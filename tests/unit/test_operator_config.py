@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import fields
 from pathlib import Path
 
+import click
 import pytest
+import yaml
+from click.testing import CliRunner
 
+from chalkline.cli.operator_cmd import flag_overrides, operator
 from chalkline.core.errors import InvalidSpec
-from chalkline.operator.config import load_config
+from chalkline.operator.config import SETTINGS, Bounds, OperatorConfig, Setting, load_config
 
 
 def test_defaults_without_file_env_or_flags() -> None:
@@ -117,3 +123,129 @@ def test_cloud_run_job_settings_come_from_file_or_environment(tmp_path: Path) ->
 def test_bad_cloud_run_job_settings_are_named(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidSpec, match=message):
         load_config(None, overrides, env={})
+
+
+# The declarations: every setting is declared once, and the loader, the CLI and
+# the docs (tests/unit/test_settings_doc.py) follow them. These tests read the
+# table, so a new setting is covered without editing them.
+
+
+def camel_case(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=lambda setting: setting.key)
+def test_every_setting_is_declared_in_full(setting: Setting) -> None:
+    assert setting.key == camel_case(setting.name)
+    assert setting.env.startswith("CHALKLINE_") and setting.env.isupper()
+    assert setting.help.strip() and "\n" not in setting.help
+    assert setting.example.strip()
+    assert setting.type_name
+
+
+def test_keys_and_variables_name_one_setting_each() -> None:
+    assert len({s.key for s in SETTINGS}) == len({s.env for s in SETTINGS}) == len(SETTINGS)
+    assert [s.name for s in SETTINGS] == [f.name for f in fields(OperatorConfig)]
+
+
+@pytest.fixture
+def one_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers default is the CPU count; pin it, so no example can equal it by chance."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+
+
+@pytest.mark.usefixtures("one_cpu")
+@pytest.mark.parametrize("setting", SETTINGS, ids=lambda setting: setting.key)
+def test_the_loader_reads_every_declared_variable(setting: Setting) -> None:
+    expected = setting.parse(setting.example)
+    assert getattr(load_config(None, {}, env={}), setting.name) != expected
+
+    config = load_config(None, {}, env={setting.env: setting.example})
+
+    assert getattr(config, setting.name) == expected
+
+
+@pytest.mark.usefixtures("one_cpu")
+@pytest.mark.parametrize("setting", SETTINGS, ids=lambda setting: setting.key)
+def test_every_declared_key_is_read_from_the_file(setting: Setting, tmp_path: Path) -> None:
+    file = tmp_path / "operator.yaml"
+    file.write_text(yaml.safe_dump({setting.key: setting.example}))
+
+    assert getattr(load_config(file, {}, env={}), setting.name) == setting.parse(setting.example)
+
+
+BOUNDED = [setting for setting in SETTINGS if setting.bounds]
+
+
+def just_outside(bounds: Bounds) -> float:
+    if bounds.at_most is not None:
+        return bounds.at_most + 1
+    if bounds.at_least is not None:
+        return bounds.at_least - 1
+    assert bounds.above is not None
+    return bounds.above
+
+
+@pytest.mark.parametrize("setting", BOUNDED, ids=lambda setting: setting.key)
+def test_a_value_out_of_bounds_names_the_key_and_the_bounds(setting: Setting) -> None:
+    assert setting.bounds is not None
+    value = just_outside(setting.bounds)
+
+    with pytest.raises(InvalidSpec) as err:
+        load_config(None, {setting.key: value}, env={})
+
+    parsed = setting.parse(value)
+    assert err.value.message == f"configuration: {setting.key} = {parsed} is out of range"
+    assert err.value.hint == f"{setting.key} {setting.bounds.rule()}"
+
+
+def option_names(command: click.Command) -> set[str]:
+    return {
+        name
+        for param in command.params
+        if isinstance(param, click.Option)
+        for name in (*param.opts, *param.secondary_opts)
+    }
+
+
+def test_the_operator_command_offers_exactly_the_declared_flags() -> None:
+    declared = {name for s in SETTINGS if s.flag for name in (s.flag.name, s.flag.short) if name}
+    not_settings = {"--config", "--all-namespaces", "-A", "--help", "-h"}
+
+    assert option_names(operator) - not_settings == declared
+    variables = {p.name: p.envvar for p in operator.params if isinstance(p, click.Option)}
+    assert {s.name: s.env for s in SETTINGS if s.flag} == {
+        name: var for name, var in variables.items() if name not in ("config", "all_namespaces")
+    }
+
+
+def test_operator_help_lists_every_flag_with_its_variable() -> None:
+    result = CliRunner().invoke(operator, ["--help"], terminal_width=400)
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    for setting in SETTINGS:
+        if setting.flag:
+            line = next(line for line in lines if f"{setting.flag.name} " in line)
+            assert f"[env var: {setting.env}]" in line
+
+
+def test_flags_reach_the_loader_under_their_keys_and_beat_the_environment() -> None:
+    args = ["--backend", "cloudrun", "-n", "team-a", "--namespace", "team-b"]
+    context = operator.make_context("operator", args)
+    env = {"CHALKLINE_BACKEND": "local", "CHALKLINE_NAMESPACE": "team-c"}
+
+    config = load_config(None, flag_overrides(context.params), env=env)
+
+    assert (config.backend, config.namespaces) == ("cloudrun", ("team-a", "team-b"))
+    assert config.storage == "file:///var/lib/chalkline"  # not given: the default
+
+
+def test_the_namespaces_of_the_config_file_are_read(tmp_path: Path) -> None:
+    file = tmp_path / "operator.yaml"
+    file.write_text("namespaces: [team-a, team-b]\n")
+
+    assert load_config(file, {}, env={}).namespaces == ("team-a", "team-b")
+    env = {"CHALKLINE_NAMESPACE": "team-c"}
+    assert load_config(file, {}, env=env).namespaces == ("team-c",)
