@@ -480,11 +480,19 @@ SETTING_BY_KEY: Mapping[str, Setting] = {setting.key: setting for setting in SET
 
 
 def load_config(
-    path: Path | None, overrides: Mapping[str, Any], env: Mapping[str, str] = os.environ
+    path: Path | None,
+    overrides: Mapping[str, Any],
+    env: Mapping[str, str] = os.environ,
+    defaults: Mapping[str, Any] | None = None,
 ) -> OperatorConfig:
     """Merge file, environment and flags (``overrides`` uses the file's key names;
-    a None override means "not given")."""
-    values: dict[str, Any] = {}
+    a None override means "not given").
+
+    ``defaults`` replace the declared defaults for a caller whose home differs
+    (``chalkline run`` keeps its files in the user's cache, not in /var/lib);
+    the file, the environment and the flags still win over them.
+    """
+    values: dict[str, Any] = dict(defaults or {})
     if path is not None:
         values.update(_read_file(path))
     values.update({s.key: env[s.env] for s in SETTINGS if env.get(s.env)})

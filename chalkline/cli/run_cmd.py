@@ -71,12 +71,8 @@ def run(
     cache = default_cache_dir()
     settings = load_config(
         config,
-        {
-            "storage": storage or f"file://{cache.parent / 'storage'}",
-            "workers": workers,
-            "cacheDir": str(cache),
-            "backend": (job.get("spec") or {}).get("backend"),
-        },
+        {"storage": storage, "workers": workers, "backend": (job.get("spec") or {}).get("backend")},
+        defaults={"storage": f"file://{cache.parent / 'storage'}", "cacheDir": str(cache)},
     )
     controller = build_controller(settings, lambda ns, name: config_maps.get((ns, name)))
     name = job["metadata"]["name"]

@@ -249,3 +249,16 @@ def test_the_namespaces_of_the_config_file_are_read(tmp_path: Path) -> None:
     assert load_config(file, {}, env={}).namespaces == ("team-a", "team-b")
     env = {"CHALKLINE_NAMESPACE": "team-c"}
     assert load_config(file, {}, env=env).namespaces == ("team-c",)
+
+
+def test_a_callers_defaults_yield_to_the_file_the_environment_and_flags(tmp_path: Path) -> None:
+    laptop = {"storage": "file:///home/me/.cache/storage", "cacheDir": "/home/me/.cache"}
+    assert load_config(None, {}, env={}, defaults=laptop).storage == laptop["storage"]
+    config = tmp_path / "operator.yaml"
+    config.write_text("storage: file:///from/file\n")
+    assert load_config(config, {}, env={}, defaults=laptop).storage == "file:///from/file"
+    env = {"CHALKLINE_STORAGE": "file:///from/env"}
+    assert load_config(config, {}, env=env, defaults=laptop).storage == "file:///from/env"
+    flags = {"storage": "file:///from/flag"}
+    assert load_config(config, flags, env=env, defaults=laptop).storage == "file:///from/flag"
+    assert str(load_config(None, {}, env={}, defaults=laptop).cache_dir) == "/home/me/.cache"
