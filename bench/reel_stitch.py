@@ -34,7 +34,9 @@ from chalkline.core.probe import ClipInfo, probe_clip
 from chalkline.stitcher.concat import StitchReport, probe_clips, run_ffmpeg, stitch_clips
 from chalkline.stitcher.ffmpeg_exe import ffmpeg_executable
 from chalkline.stitcher.recipe import build_ffmpeg_args, choose_recipe
-from chalkline.stitcher.synthetic import make_test_clip
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
+from tests.support.clips import make_test_clip
 
 WIDTH, HEIGHT, FPS = 1080, 1920, 30
 TARGET_RATIO = 1 / 20

@@ -1,41 +1,20 @@
-"""Fixtures shared by the whole suite: tiny Manim scripts and an isolated cache."""
+"""Fixtures shared by the whole suite: tiny Manim scripts, an isolated cache, and
+fake-gcs-server (tests/support/gcs_fake.py) for the integration and end-to-end tests."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import tempfile
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-TINY_SCENES = """
-from manim import *
-
-class Red(Scene):
-    def construct(self):
-        self.play(Create(Square(color=RED)), run_time=0.2)
-
-class Green(Scene):
-    def construct(self):
-        self.play(FadeIn(Circle(color=GREEN)), run_time=0.4)
-
-class Blue(Scene):
-    def construct(self):
-        self.add(Triangle(color=BLUE))
-        self.wait(0.2)
-"""
-
-
-TWO_SCENES = """\
-from manim import *
-class One(Scene):
-    def construct(self):
-        self.play(Create(Square()), run_time=0.2)
-class Two(Scene):
-    def construct(self):
-        self.play(FadeIn(Circle()), run_time=0.4)
-"""
+from chalkline.storage.gcs import EMULATOR_ENV, make_client
+from tests.support.gcs_fake import running_fake_gcs
+from tests.support.scenes import TINY_SCENES, TWO_SCENES
 
 
 @pytest.fixture
@@ -72,3 +51,32 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TMPDIR", str(temp))
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
     return cache
+
+
+@pytest.fixture
+def fake_gcs() -> Iterator[str]:
+    """fake-gcs-server of this test's own; its URL.
+
+    One server per test (it starts in about 60 ms): no process outlives the
+    test, as tests/e2e's leftover-process check requires of every test.
+    """
+    with running_fake_gcs() as url:
+        yield url
+
+
+_buckets = itertools.count()
+
+
+@pytest.fixture
+def gcs_bucket(fake_gcs: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh, empty bucket on the emulator, with STORAGE_EMULATOR_HOST set for the test.
+
+    Everything the test runs talks to it: this process's clients, the
+    operator, and the subprocesses the test starts (a CLI run, the Cloud Run
+    fake's tasks), which inherit the variable.
+    """
+    monkeypatch.setenv(EMULATOR_ENV, fake_gcs)
+    monkeypatch.delenv("CHALKLINE_CLOUDRUN_PROJECT", raising=False)
+    name = f"chalkline-test-{os.getpid()}-{next(_buckets)}"
+    make_client().create_bucket(name)
+    return name

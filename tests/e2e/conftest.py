@@ -5,7 +5,8 @@ with crds/renderjob.yaml installed), a kubeconfig for it in $KUBECONFIG, and
 its own storage and Manim cache. The operator logs in the way it does in a
 cluster without a service account: through the current kubeconfig, for Kopf
 and for the ConfigMap reader alike. Nothing may outlive a test: no thread, no
-render process.
+render process, no server (fake-gcs-server, ``gcs_bucket``, is tests/conftest.py's
+and per test too). The world these fixtures build is tests/support/harness.py.
 """
 
 from __future__ import annotations
@@ -15,23 +16,16 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import kubernetes
 import pytest
 
 from chalkline.operator.config import OperatorConfig
 from chalkline.storage.files import uri_of
-from chalkline.storage.gcs import EMULATOR_ENV, make_client
-
-from .harness import ApiServer, Cluster, Operator, live_processes, load_crd, wait_until
-
-if TYPE_CHECKING:
-    from tests.cloudrun_fake import CloudRunFake
-    from tests.gcs_fake import running_fake_gcs
-else:
-    from cloudrun_fake import CloudRunFake
-    from gcs_fake import running_fake_gcs
+from tests.support.admission import load_crd
+from tests.support.cloudrun_fake import CloudRunFake
+from tests.support.harness import ApiServer, Cluster, Operator, live_processes, wait_until
+from tests.support.scenes import Scenes
 
 
 @pytest.fixture
@@ -103,20 +97,6 @@ def cluster(api_client: kubernetes.client.ApiClient) -> Cluster:
 
 
 @pytest.fixture
-def gcs_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """An empty bucket on a fake-gcs-server of this test's own; STORAGE_EMULATOR_HOST names it.
-
-    One server per test, so that no process outlives the test; the operator,
-    and the Cloud Run fake's tasks (which inherit this process's environment),
-    all talk to it.
-    """
-    with running_fake_gcs() as url:
-        monkeypatch.setenv(EMULATOR_ENV, url)
-        make_client().create_bucket("chalkline-e2e")
-        yield "chalkline-e2e"
-
-
-@pytest.fixture
 def cloudrun(monkeypatch: pytest.MonkeyPatch) -> Iterator[CloudRunFake]:
     """The Cloud Run Admin API fake, named by ``CHALKLINE_CLOUDRUN_*`` for the operator."""
     with CloudRunFake() as fake:
@@ -124,6 +104,12 @@ def cloudrun(monkeypatch: pytest.MonkeyPatch) -> Iterator[CloudRunFake]:
         monkeypatch.setenv("CHALKLINE_CLOUDRUN_PROJECT", "p")
         monkeypatch.setenv("CHALKLINE_CLOUDRUN_REGION", "r")
         yield fake
+
+
+@pytest.fixture
+def scenes(tmp_path: Path) -> Scenes:
+    """The instrumented script (tests/support/scenes.py), logging into this test's folder."""
+    return Scenes(tmp_path / "constructs.log", tmp_path / "gate")
 
 
 @pytest.fixture(autouse=True)

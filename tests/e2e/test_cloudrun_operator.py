@@ -1,15 +1,16 @@
 """The RenderJob operator on the cloudrun backend, end to end.
 
 The real operator (backend ``cloudrun``, storage ``gs://``) talks to the API
-server emulator, to the Cloud Run Admin API fake (tests/cloudrun_fake), which
+server emulator, to the Cloud Run Admin API fake (tests/support/cloudrun_fake), which
 runs each task's command, the real ``chalkline worker`` / ``chalkline stitch``
 of this interpreter, as a local process, and to fake-gcs-server, where workers
 and operator keep every file. The fake's request log is how a test counts
 executions, and its failure injection stands in for the memory killer.
 
-The script carries test instrumentation, as in test_operator.py: each scene
-logs "<Scene> start <pid>" to a file, and ``Held`` waits for a gate file that
-these tests never open, so a render is certainly in flight when a test acts.
+The script carries test instrumentation, as in test_operator.py (the same
+script, tests/support/scenes.py): each scene logs the process it starts in to
+a file, and ``Held`` waits for a gate file that these tests never open, so a
+render is certainly in flight when a test acts.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import av
 import pytest
@@ -25,55 +26,23 @@ import pytest
 from chalkline.core.layout import JobRef, Layout
 from chalkline.operator.config import OperatorConfig
 from chalkline.storage import Storage, open_storage
-
-from .harness import Cluster, Operator, alive, renderjob, wait_until
-
-if TYPE_CHECKING:
-    from tests.cloudrun_fake import CloudRunFake
-else:
-    from cloudrun_fake import CloudRunFake
+from tests.support.cloudrun_fake import CloudRunFake
+from tests.support.harness import (
+    Cluster,
+    Operator,
+    alive,
+    events_through,
+    job_from,
+    task_state,
+    wait_until,
+)
+from tests.support.scenes import FRAMES as SCENE_FRAMES
+from tests.support.scenes import Scenes
 
 pytestmark = pytest.mark.render
 
-SCRIPT = """\
-import os
-import time
-from pathlib import Path
-
-from manim import BLUE, GREEN, RED, Circle, Create, FadeIn, Scene, Square
-
-LOG = Path(__LOG__)
-GATE = Path(__GATE__)
-
-
-def note(scene):
-    with LOG.open("a") as log:
-        log.write(f"{type(scene).__name__} {os.getpid()}\\n")
-
-
-class One(Scene):
-    def construct(self):
-        note(self)
-        self.play(Create(Square(color=RED)), run_time=0.2)
-
-
-class Two(Scene):
-    def construct(self):
-        note(self)
-        self.play(FadeIn(Circle(color=GREEN)), run_time=0.4)
-
-
-class Held(Scene):
-    def construct(self):
-        note(self)
-        deadline = time.monotonic() + 30
-        while not GATE.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self.play(Create(Square(color=BLUE)), run_time=0.2)
-"""
-
-#: Frames of each scene's clip at low quality (15 fps).
-FRAMES = {"One": 3, "Two": 6}
+#: Frames of the two scenes these tests render to the end (``Held`` never finishes here).
+FRAMES = {scene: SCENE_FRAMES[scene] for scene in ("Opening", "Proof")}
 RUNS = r"/v2/projects/p/locations/r/jobs/chalkline-{}[^/]*:run"
 RENDER_RUNS = RUNS.format("render-")
 STITCH_RUNS = RUNS.format("stitch-")
@@ -105,28 +74,6 @@ def bucket(gcs_bucket: str) -> Storage:
     return open_storage(f"gs://{gcs_bucket}")
 
 
-@pytest.fixture
-def log(tmp_path: Path) -> Path:
-    return tmp_path / "constructs.log"
-
-
-def job_from(log: Path, name: str, *scenes: str) -> dict[str, Any]:
-    script = SCRIPT.replace("__LOG__", repr(str(log)))
-    script = script.replace("__GATE__", repr(str(log.with_name("gate"))))
-    return renderjob(name, source={"inline": script}, scenes=list(scenes))
-
-
-def pids(log: Path, scene: str) -> list[int]:
-    """The processes in which ``scene`` started, in order."""
-    lines = (log.read_text() if log.exists() else "").split("\n")[:-1]
-    return [int(pid) for name, pid in map(str.split, lines) if name == scene]
-
-
-def task_state(job: Mapping[str, Any], scene: str) -> str | None:
-    tasks = (job.get("status") or {}).get("tasks") or []
-    return next((t["state"] for t in tasks if t["scene"] == scene), None)
-
-
 def frames_in(bucket: Storage, uri: str, tmp_path: Path) -> int:
     """Download the video at ``uri`` and count its frames."""
     local = tmp_path / "downloaded.mp4"
@@ -144,12 +91,7 @@ def staged(bucket: Storage, job: Mapping[str, Any]) -> list[str]:
 
 def reasons_posted(cluster: Cluster, name: str, reason: str) -> list[tuple[str, str]]:
     """(type, reason) of the Events about ``name``, once one with ``reason`` is among them."""
-
-    def posted() -> list[tuple[str, str]] | None:
-        found = [(e["type"], e["reason"]) for e in cluster.events(name)]
-        return found if reason in [r for _, r in found] else None
-
-    return wait_until(posted, 10, f"a {reason} Event about {name}")
+    return [(e["type"], e["reason"]) for e in events_through(cluster, name, reason)]
 
 
 def test_a_renderjob_on_cloud_run_becomes_a_gs_video_with_every_scene(
@@ -158,17 +100,17 @@ def test_a_renderjob_on_cloud_run_becomes_a_gs_video_with_every_scene(
     cloudrun: CloudRunFake,
     bucket: Storage,
     gcs_bucket: str,
-    log: Path,
+    scenes: Scenes,
     tmp_path: Path,
 ) -> None:
-    cluster.create(job_from(log, "intro", "One", "Two"))
+    cluster.create(job_from(scenes, "intro", "Opening", "Proof"))
 
     job = cluster.wait_for_condition("intro", "True")
 
     video = job["status"]["videoUri"]
     assert video == f"gs://{gcs_bucket}/videos/default/intro.mp4"
     assert bucket.exists(video)
-    assert frames_in(bucket, video, tmp_path) == FRAMES["One"] + FRAMES["Two"]
+    assert frames_in(bucket, video, tmp_path) == FRAMES["Opening"] + FRAMES["Proof"]
     assert (cloudrun.count("POST", RENDER_RUNS), cloudrun.count("POST", STITCH_RUNS)) == (1, 1)
     cost = job["status"]["cost"]  # render tasks at 2 vCPU / 2 GiB, the stitch at 1 vCPU / 2 GiB
     assert 0 < cost["cpuSeconds"] <= cost["gibSeconds"] and float(cost["usd"]) > 0
@@ -187,11 +129,11 @@ def test_an_operator_killed_right_after_launching_leaves_exactly_one_execution(
     operator: Operator,
     cloudrun: CloudRunFake,
     bucket: Storage,
-    log: Path,
+    scenes: Scenes,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    cluster.create(job_from(log, "course", "One", "Two"))
+    cluster.create(job_from(scenes, "course", "Opening", "Proof"))
     wait_until(lambda: cloudrun.count("POST", RENDER_RUNS), 30, "the render's :run")
 
     operator.kill()
@@ -206,14 +148,16 @@ def test_an_operator_killed_right_after_launching_leaves_exactly_one_execution(
 
 
 def test_deleting_mid_render_cancels_the_execution_and_empties_the_staging_prefix(
-    cluster: Cluster, operator: Operator, cloudrun: CloudRunFake, bucket: Storage, log: Path
+    cluster: Cluster, operator: Operator, cloudrun: CloudRunFake, bucket: Storage, scenes: Scenes
 ) -> None:
-    cluster.create(job_from(log, "talk", "One", "Held"))
+    cluster.create(job_from(scenes, "talk", "Opening", "Held"))
     # Only the gated scene is in flight: a task that finishes while its execution
     # is being cancelled can still write its clip after the clean-up (see the report).
-    job = cluster.wait_for("talk", lambda job: task_state(job, "One") == "Succeeded", "One done")
-    held = wait_until(lambda: pids(log, "Held"), 30, "Held to start rendering")
-    assert staged(bucket, job), "the script, plan and One's clip are staged"
+    job = cluster.wait_for(
+        "talk", lambda job: task_state(job, "Opening") == "Succeeded", "Opening done"
+    )
+    held = wait_until(lambda: scenes.pids("Held"), 30, "Held to start rendering")
+    assert staged(bucket, job), "the script, plan and Opening's clip are staged"
 
     cluster.delete("talk")
 
@@ -231,10 +175,10 @@ def test_a_stitch_killed_for_memory_succeeds_one_tier_up(
     operator: Operator,
     cloudrun: CloudRunFake,
     bucket: Storage,
-    log: Path,
+    scenes: Scenes,
     tmp_path: Path,
 ) -> None:
-    cluster.create(job_from(log, "reel", "One", "Two"))
+    cluster.create(job_from(scenes, "reel", "Opening", "Proof"))
     wait_until(lambda: cloudrun.count("POST", RENDER_RUNS), 30, "the render's :run")
     with cloudrun.lock:  # the render's execution exists; executions from now on are stitches
         cloudrun.inject(0, "oom")  # every try of the stitch's one task is killed
@@ -256,12 +200,12 @@ def test_a_failed_task_is_retried_alone_in_a_new_execution(
     operator: Operator,
     cloudrun: CloudRunFake,
     bucket: Storage,
-    log: Path,
+    scenes: Scenes,
     tmp_path: Path,
 ) -> None:
     # Every attempt of task 1 fails, in every execution; a retry of one scene is task 0.
     cloudrun.inject(1, "fail")
-    job = job_from(log, "lesson", "One", "Two")
+    job = job_from(scenes, "lesson", "Opening", "Proof")
     job["spec"]["retries"] = 1
     cluster.create(job)
 
@@ -269,9 +213,9 @@ def test_a_failed_task_is_retried_alone_in_a_new_execution(
 
     renders = [e for e in cloudrun.executions.values() if "/jobs/chalkline-render-" in e.name]
     assert [len(e.run.tasks) for e in renders] == [2, 1], "the retry ran only the failed scene"
-    assert len(pids(log, "One")) == 1, "the scene that succeeded was not rendered again"
-    assert len(pids(log, "Two")) == 1, "the failed scene ran once, in the retry"
-    two = next(t for t in job["status"]["tasks"] if t["scene"] == "Two")
+    assert len(scenes.pids("Opening")) == 1, "the scene that succeeded was not rendered again"
+    assert len(scenes.pids("Proof")) == 1, "the failed scene ran once, in the retry"
+    two = next(t for t in job["status"]["tasks"] if t["scene"] == "Proof")
     assert (two["state"], two["attempts"]) == ("Succeeded", 2)
     assert ("Warning", "RetryingTasks") in reasons_posted(cluster, "lesson", "Succeeded")
     assert frames_in(bucket, job["status"]["videoUri"], tmp_path) == sum(FRAMES.values())

@@ -4,11 +4,11 @@ Each test talks to an API server (kmock's emulator, made strict, on loopback)
 the way a user does, with the real ``kubernetes`` client or kubectl; the real
 Kopf operator renders real (tiny) Manim scenes in its local executor.
 
-The scripts carry test instrumentation, as a user's script may: each scene
-appends "<Scene> start <pid>" and "<Scene> end <pid>" to a log file from
-construct(). That log is how the tests see which scenes were rendered, how
-often, and by which process. The ``Held`` scene waits for a gate file before
-it plays, so a test can act while a render is certainly in flight.
+The script carries test instrumentation, as a user's script may
+(tests/support/scenes.py): each scene logs when it starts and ends, and in
+which process, which is how the tests see which scenes were rendered, how
+often, and where. The ``Held`` scene waits for a gate file before it plays,
+so a test can act while a render is certainly in flight.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,62 +25,22 @@ import pytest
 import yaml
 
 from chalkline.core.layout import JobRef, Layout
-from chalkline.stitcher.synthetic import make_test_clip
 from chalkline.storage.files import path_of, uri_of
-
-from .harness import Cluster, Operator, alive, renderjob, succeeded, wait_until
+from tests.support.clips import make_test_clip
+from tests.support.harness import (
+    Cluster,
+    Operator,
+    alive,
+    events_through,
+    job_from,
+    renderjob,
+    succeeded,
+    task_state,
+    wait_until,
+)
+from tests.support.scenes import FRAMES, Scenes
 
 pytestmark = pytest.mark.render
-
-SCRIPT = """\
-import os
-import time
-from pathlib import Path
-
-from manim import BLUE, GREEN, RED, YELLOW, Circle, Create, FadeIn, Scene, Square, Triangle
-
-LOG = Path(__LOG__)
-GATE = Path(__GATE__)
-
-
-def note(scene, event):
-    with LOG.open("a") as log:
-        log.write(f"{type(scene).__name__} {event} {os.getpid()}\\n")
-
-
-class Opening(Scene):
-    def construct(self):
-        note(self, "start")
-        self.play(Create(Square(color=RED)), run_time=0.2)
-        note(self, "end")
-
-
-class Proof(Scene):
-    def construct(self):
-        note(self, "start")
-        self.play(FadeIn(Circle(color=GREEN)), run_time=0.4)
-        note(self, "end")
-
-
-class Closing(Scene):
-    def construct(self):
-        note(self, "start")
-        self.play(Create(Triangle(color=YELLOW)), run_time=0.2)
-        note(self, "end")
-
-
-class Held(Scene):
-    def construct(self):
-        note(self, "start")
-        deadline = time.monotonic() + 30
-        while not GATE.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self.play(Create(Square(color=BLUE)), run_time=0.2)
-        note(self, "end")
-"""
-
-#: Frames of each scene's clip at low quality (15 fps).
-FRAMES = {"Opening": 3, "Proof": 6, "Closing": 3, "Held": 3}
 
 BROKEN = """\
 from manim import Scene
@@ -92,75 +51,16 @@ class Broken(Scene):
 """
 
 
-@dataclass(frozen=True)
-class Scenes:
-    """The instrumented script, its log and its gate."""
-
-    log: Path
-    gate: Path
-
-    @property
-    def script(self) -> str:
-        return SCRIPT.replace("__LOG__", repr(str(self.log))).replace(
-            "__GATE__", repr(str(self.gate))
-        )
-
-    def open_gate(self) -> None:
-        self.gate.touch()
-
-    def pids(self, scene: str, event: str = "start") -> list[int]:
-        """The processes in which ``scene`` logged ``event``, in order."""
-        text = self.log.read_text() if self.log.exists() else ""
-        lines = text.split("\n")[:-1]  # whole lines only: a scene may be writing one
-        return [
-            int(pid) for name, what, pid in map(str.split, lines) if (name, what) == (scene, event)
-        ]
-
-    def started(self, scene: str) -> int:
-        return len(self.pids(scene, "start"))
-
-    def finished(self, scene: str) -> int:
-        return len(self.pids(scene, "end"))
-
-
-@pytest.fixture
-def scenes(tmp_path: Path) -> Scenes:
-    return Scenes(tmp_path / "constructs.log", tmp_path / "gate")
-
-
-def job_from(scenes: Scenes, name: str, *chosen: str, **spec: Any) -> dict[str, Any]:
-    return renderjob(name, source={"inline": scenes.script}, scenes=list(chosen), **spec)
-
-
 def frames_in(uri: str) -> int:
     """Decode the video at ``uri`` and count its frames."""
     with av.open(str(path_of(uri))) as container:
         return sum(1 for _ in container.decode(video=0))
 
 
-def task_state(job: Mapping[str, Any], scene: str) -> str | None:
-    tasks = (job.get("status") or {}).get("tasks") or []
-    return next((t["state"] for t in tasks if t["scene"] == scene), None)
-
-
 def staging_folder(storage: Path, job: Mapping[str, Any]) -> Path:
     meta = job["metadata"]
     ref = JobRef(meta["namespace"], meta["name"], meta["uid"], meta["generation"])
     return path_of(Layout(uri_of(storage)).staging(ref))
-
-
-def events_through(cluster: Cluster, name: str, reason: str) -> list[dict[str, Any]]:
-    """The Events about ``name``, once the one with ``reason`` is among them.
-
-    Kopf posts Events in order but on its own, shortly after the status
-    change they go with; so a test waits for the last one it expects.
-    """
-
-    def posted() -> list[dict[str, Any]] | None:
-        events = cluster.events(name)
-        return events if reason in reasons(events) else None
-
-    return wait_until(posted, 10, f"a {reason} Event about {name}")
 
 
 def reasons(events: list[dict[str, Any]], type_: str | None = None) -> list[str]:

@@ -20,8 +20,7 @@ from pathlib import Path
 
 from chalkline.operator.config import OperatorConfig
 from chalkline.storage.files import uri_of
-
-from .harness import ROOT, ApiServer, Operator, use_kubeconfig
+from tests.support.harness import ROOT, ApiServer, Operator, use_kubeconfig
 
 DOC = ROOT / "docs" / "walkthrough.md"
 #: A fixed place, so the document's paths stay the same from run to run.

@@ -1,37 +1,24 @@
-"""Fixtures for integration tests: small real clips made by FFmpeg, a GCS emulator
-(fake-gcs-server, see tests/gcs_fake), and `chalkline run -f` on the Cloud Run fake
-(tests/cloudrun_fake)."""
+"""Fixtures for integration tests: small real clips made by FFmpeg, reads from GCS
+counted, and `chalkline run -f` on the Cloud Run fake (tests/support/cloudrun_fake).
+fake-gcs-server and its buckets are tests/conftest.py's."""
 
 from __future__ import annotations
 
-import itertools
 import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import av
 import pytest
 import yaml
 from google.cloud.storage.blob import Blob  # type: ignore[import-untyped,unused-ignore]
 
-from chalkline.stitcher.synthetic import make_test_clip
-from chalkline.storage import open_storage
-from chalkline.storage.gcs import EMULATOR_ENV, make_client
-
-if TYPE_CHECKING:
-    from tests.cloudrun_fake import CloudRunFake
-    from tests.gcs_fake import running_fake_gcs
-else:
-    from cloudrun_fake import CloudRunFake
-    from gcs_fake import running_fake_gcs
-
-
-MakeClip = Callable[..., Path]
+from tests.support.clips import MakeClip, make_test_clip
+from tests.support.cloudrun_cli import CloudRunJobRun, RunOnCloudRun
+from tests.support.cloudrun_fake import CloudRunFake
 
 
 @pytest.fixture(scope="session")
@@ -63,35 +50,6 @@ def make_clip(tmp_path_factory: pytest.TempPathFactory) -> MakeClip:
     return make
 
 
-@pytest.fixture(scope="module")
-def fake_gcs() -> Iterator[str]:
-    """fake-gcs-server for one test module; its URL.
-
-    Not one for the session: a server that outlived its module would be a
-    child of pytest, which tests/e2e's leftover-process check counts when run
-    after it.
-    """
-    with running_fake_gcs() as url:
-        yield url
-
-
-_buckets = itertools.count()
-
-
-@pytest.fixture
-def gcs_bucket(fake_gcs: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh, empty bucket on the emulator, with STORAGE_EMULATOR_HOST set for the test.
-
-    Subprocesses the test starts inherit the variable, so a CLI run talks to
-    the emulator too.
-    """
-    monkeypatch.setenv(EMULATOR_ENV, fake_gcs)
-    monkeypatch.delenv("CHALKLINE_CLOUDRUN_PROJECT", raising=False)
-    name = f"chalkline-test-{os.getpid()}-{next(_buckets)}"
-    make_client().create_bucket(name)
-    return name
-
-
 @pytest.fixture
 def gcs_downloads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The sizes of the bodies the GCS client downloads in this process, one per request.
@@ -119,40 +77,6 @@ def fake() -> Iterator[CloudRunFake]:
         yield server
     leftover = [t for t in set(threading.enumerate()) - before if t.is_alive()]
     assert leftover == [], f"threads left running: {leftover}"
-
-
-@dataclass(frozen=True)
-class CloudRunJobRun:
-    """What one `chalkline run -f` of a RenderJob on the Cloud Run fake did."""
-
-    process: subprocess.CompletedProcess[str]
-    #: The final RenderJob it printed, status included ({} when it printed none).
-    job: dict[str, Any]
-    fake: CloudRunFake
-    scratch: Path
-
-    def executions(self, kind: str) -> int:
-        """How many executions of the ``render`` or ``stitch`` Jobs were started."""
-        return self.fake.count(
-            "POST", rf"/v2/projects/p/locations/r/jobs/chalkline-{kind}-[^/]+:run"
-        )
-
-    def output(self) -> str:
-        """Everything printed, the tasks' logs included, for assertion messages."""
-        return "\n".join(
-            [self.process.stdout, self.process.stderr, *self.fake.task_logs().values()]
-        )
-
-    def video_frames(self) -> int:
-        """The frames of ``status.videoUri``, downloaded and decoded."""
-        uri = self.job["status"]["videoUri"]
-        local = self.scratch / "video.mp4"
-        open_storage(uri.rsplit("/", 1)[0]).download(uri, local)
-        with av.open(str(local)) as container:
-            return sum(1 for _ in container.decode(video=0))
-
-
-RunOnCloudRun = Callable[[dict[str, Any]], CloudRunJobRun]
 
 
 @pytest.fixture

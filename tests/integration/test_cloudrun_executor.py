@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
@@ -27,13 +27,7 @@ from chalkline.executors.cloudrun_jobs import CloudRunConfig, Resources, desired
 from chalkline.operator.config import load_config
 from chalkline.operator.wiring import build_controller
 from chalkline.storage import FileStorage
-
-# pytest puts tests/ on sys.path (tests/conftest.py has no package); mypy names
-# modules from the repository root. Same module, two names.
-if TYPE_CHECKING:
-    from tests.cloudrun_fake import CloudRunFake
-else:
-    from cloudrun_fake import CloudRunFake
+from tests.support.cloudrun_fake import CloudRunFake
 
 #: A stand-in worker: task CLOUD_RUN_TASK_INDEX of the plan writes its clip and manifest.
 WORKER = """

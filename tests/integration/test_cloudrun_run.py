@@ -9,16 +9,13 @@ every task runs the real ``chalkline worker --plan`` / ``chalkline stitch
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
 from chalkline.core.errors import InvalidSpec
 from chalkline.operator.config import OperatorConfig
 from chalkline.operator.wiring import build_controller
-
-if TYPE_CHECKING:
-    from tests.integration.conftest import RunOnCloudRun
+from tests.support.cloudrun_cli import RunOnCloudRun
 
 
 def test_a_render_job_on_cloud_run_writes_a_gs_video(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,8 +17,7 @@ from chalkline.core.probe import probe_clip, probe_stream
 from chalkline.stitcher.ffmpeg_exe import ffmpeg_executable
 from chalkline.storage import FileStorage
 from chalkline.storage.gcs import GcsStorage
-
-MakeClip = Callable[..., Path]
+from tests.support.clips import MakeClip
 
 
 def moov_at_the_end(clip: Path, target: Path) -> Path:

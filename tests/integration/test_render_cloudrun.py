@@ -12,16 +12,11 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import av
 
 from chalkline.storage import open_storage
-
-if TYPE_CHECKING:
-    from tests.cloudrun_fake import CloudRunFake
-else:
-    from cloudrun_fake import CloudRunFake
+from tests.support.cloudrun_fake import CloudRunFake
 
 BROKEN = """
 class Broken(Scene):

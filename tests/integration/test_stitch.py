@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,8 +17,7 @@ import pytest
 from chalkline.core.errors import InvalidClip, OutputNotWritable, StitchFailed
 from chalkline.core.probe import probe_clip
 from chalkline.stitcher.concat import stitch_clips
-
-MakeClip = Callable[..., Path]
+from tests.support.clips import MakeClip
 
 
 @pytest.fixture

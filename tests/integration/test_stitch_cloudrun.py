@@ -12,21 +12,15 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import av
 import pytest
 
 from chalkline.storage import open_storage
+from tests.support.clips import MakeClip
+from tests.support.cloudrun_fake import CloudRunFake
 
-if TYPE_CHECKING:
-    from tests.cloudrun_fake import CloudRunFake
-else:
-    from cloudrun_fake import CloudRunFake
-
-MakeClip = Callable[..., Path]
 RUNS = r"/v2/projects/p/locations/r/jobs/chalkline-{}[^/]*:run"
 
 

@@ -8,16 +8,12 @@ fake-gcs-server (the ``run_on_cloudrun`` fixture in conftest.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chalkline.storage import open_storage
-
-if TYPE_CHECKING:
-    from tests.integration.conftest import RunOnCloudRun
-
-MakeClip = Callable[..., Path]
+from tests.support.clips import MakeClip
+from tests.support.cloudrun_cli import RunOnCloudRun
 
 
 def stitch_job(clips: list[str], output: str) -> dict[str, Any]:

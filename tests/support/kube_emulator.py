@@ -47,9 +47,10 @@ CRDs
     columns kubectl shows), so a walkthrough can start with
     ``kubectl apply -f crds/renderjob.yaml``.
 
-Selectors and server-side Tables for kubectl are in :mod:`.kubectl_support`.
-The emulator runs on one event loop; see :mod:`.harness` for running it in a
-thread of its own.
+Selectors and server-side Tables for kubectl are in
+:mod:`tests.support.kubectl_support`. The emulator runs on one event loop; see
+:mod:`tests.support.harness` for running it in a thread of its own. It checks
+no schema: admission against the CRD is :mod:`tests.support.admission`.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ import attrs
 import jsonpatch
 import kmock
 
-from .kubectl_support import selected, table, wants_table
+from tests.support.kubectl_support import selected, table, wants_table
 
 Obj = dict[str, Any]
 Key = tuple[kmock.resource, str | None, str]  # resource, namespace, name: an object's address

@@ -1,4 +1,4 @@
-"""Test-pattern clips made by FFmpeg itself, for tests and benchmarks.
+"""Test-pattern clips made by FFmpeg itself, for tests and benchmarks (bench/).
 
 Real reels cannot ship with the repository, and tests need clips of exact
 shapes (size, rate, audio or not) made in milliseconds. FFmpeg's ``lavfi``
@@ -9,6 +9,7 @@ clip differs only in the facts under test.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ from typing import Any
 import ffmpeg
 
 from chalkline.stitcher.ffmpeg_exe import ffmpeg_executable
+
+#: The ``make_clip`` fixture (tests/integration/conftest.py): keyword arguments -> a clip.
+MakeClip = Callable[..., Path]
 
 #: Encoders that understand x264-style ``-preset``.
 _PRESET_ENCODERS = ("libx264", "libx265")

@@ -8,8 +8,8 @@ Each server runs on a thread and event loop of its own:
   the loop it runs in (a test's loop would lose its own tasks), and because a
   killed operator must die alone.
 
-Shared by the pytest fixtures (conftest.py) and the kubectl walkthrough
-(walkthrough.py).
+Shared by the end-to-end tests' fixtures (tests/e2e/conftest.py) and the
+kubectl walkthrough (tests/e2e/walkthrough.py).
 """
 
 from __future__ import annotations
@@ -34,14 +34,13 @@ from chalkline.operator.controller import Controller
 from chalkline.operator.handlers import GROUP, PLURAL, VERSION, build_registry
 from chalkline.operator.kube import config_map_reader
 from chalkline.operator.wiring import build_controller
-
-from .emulator import ApiServerEmulator
+from tests.support.kube_emulator import ApiServerEmulator
+from tests.support.scenes import Scenes
 
 T = TypeVar("T")
 Obj = dict[str, Any]
 
 ROOT = Path(__file__).resolve().parents[2]
-CRD_FILE = ROOT / "crds" / "renderjob.yaml"
 
 
 def wait_until(check: Callable[[], T | None], timeout: float, what: str, every: float = 0.05) -> T:
@@ -148,12 +147,6 @@ class ApiServer:
             self._ready.set()
             await self._stopping.wait()
             await emulator.close_watches()
-
-
-def load_crd() -> Obj:
-    crd = yaml.safe_load(CRD_FILE.read_text(encoding="utf-8"))
-    assert isinstance(crd, dict)
-    return crd
 
 
 def use_kubeconfig(path: Path) -> None:
@@ -368,3 +361,28 @@ def renderjob(name: str, **spec: Any) -> Obj:
         "metadata": {"name": name},
         "spec": spec,
     }
+
+
+def job_from(scenes: Scenes, name: str, *chosen: str, **spec: Any) -> Obj:
+    """A RenderJob of the instrumented script (tests/support/scenes.py), scenes ``chosen``."""
+    return renderjob(name, source={"inline": scenes.script}, scenes=list(chosen), **spec)
+
+
+def task_state(job: Mapping[str, Any], scene: str) -> str | None:
+    """The state of ``scene``'s task in the RenderJob's status, or None before it has one."""
+    tasks = (job.get("status") or {}).get("tasks") or []
+    return next((t["state"] for t in tasks if t["scene"] == scene), None)
+
+
+def events_through(cluster: Cluster, name: str, reason: str) -> list[Obj]:
+    """The Events about ``name``, once the one with ``reason`` is among them.
+
+    Kopf posts Events in order but on its own, shortly after the status
+    change they go with; so a test waits for the last one it expects.
+    """
+
+    def posted() -> list[Obj] | None:
+        events = cluster.events(name)
+        return events if reason in [e["reason"] for e in events] else None
+
+    return wait_until(posted, 10, f"a {reason} Event about {name}")

@@ -32,7 +32,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .runner import ExecutionRun, FakeTask, Fault, FaultKind, RunSpec, now_rfc3339
+from tests.support.cloudrun_fake.runner import (
+    ExecutionRun,
+    FakeTask,
+    Fault,
+    FaultKind,
+    RunSpec,
+    now_rfc3339,
+)
 
 JSON = dict[str, Any]
 _TYPE = "type.googleapis.com/google.cloud.run.v2."

@@ -1,0 +1,1 @@
+"""Integration tests: real renders, FFmpeg, and the fakes of tests.support on loopback."""

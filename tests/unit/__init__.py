@@ -1,0 +1,1 @@
+"""Unit tests: no server, no render; each module checks one part of chalkline."""
