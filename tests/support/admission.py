@@ -50,7 +50,7 @@ class Rejected(Exception):
         self.errors = errors
 
 
-class ApiServer:
+class AdmissionChecks:
     """Admission of a RenderJob as a Kubernetes API server does it."""
 
     def __init__(self, *, cel: bool = True) -> None:

@@ -1,6 +1,6 @@
 """The RenderJob CRD admits what chalkline accepts and refuses what it refuses.
 
-No cluster is needed: ``ApiServer`` (tests/support/admission.py) does what a
+No cluster is needed: ``AdmissionChecks`` (tests/support/admission.py) does what a
 Kubernetes API server does with a RenderJob, in its order: fill in the
 schema's defaults, reject unknown fields, check types, enums, bounds and
 patterns, list uniqueness, and evaluate the CEL rules. The schema itself is
@@ -23,7 +23,7 @@ from chalkline.core.errors import InvalidSpec
 from chalkline.core.quality import QUALITIES
 from chalkline.core.scenes import discover_scenes, select_scenes
 from tests.support.admission import (
-    ApiServer,
+    AdmissionChecks,
     Obj,
     Rejected,
     cel_rules,
@@ -123,13 +123,13 @@ EXAMPLE_NAMES = [name for name, _ in renderjob_examples()]
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)
 def test_example_is_admitted_by_the_api_server(name: str) -> None:
-    ApiServer().admit(dict(renderjob_examples())[name])
+    AdmissionChecks().admit(dict(renderjob_examples())[name])
 
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)
 def test_example_means_the_same_to_chalkline_before_and_after_defaulting(name: str) -> None:
     sent = dict(renderjob_examples())[name]
-    stored = ApiServer().admit(sent)
+    stored = AdmissionChecks().admit(sent)
     assert spec_py.parse_spec(sent["spec"]) == spec_py.parse_spec(stored["spec"])
 
 
@@ -174,7 +174,7 @@ def test_inline_examples_name_scenes_the_script_defines() -> None:
 
 
 def test_the_api_server_fills_in_the_defaults_chalkline_assumes() -> None:
-    stored = ApiServer().admit(renderjob(INLINE))["spec"]
+    stored = AdmissionChecks().admit(renderjob(INLINE))["spec"]
     assert stored == {
         **INLINE,
         "quality": "low",
@@ -186,7 +186,7 @@ def test_the_api_server_fills_in_the_defaults_chalkline_assumes() -> None:
 
 
 def test_backend_output_and_timeout_have_no_default_so_the_operator_config_decides() -> None:
-    stored = ApiServer().admit(renderjob(INLINE))["spec"]
+    stored = AdmissionChecks().admit(renderjob(INLINE))["spec"]
     assert not {"backend", "output", "timeoutSeconds", "scenes"} & set(stored)
 
 
@@ -270,7 +270,7 @@ REFUSED_LIMITS = [
 )
 def test_the_api_server_refuses(spec: Obj) -> None:
     with pytest.raises(Rejected):
-        ApiServer().admit(renderjob(spec))
+        AdmissionChecks().admit(renderjob(spec))
 
 
 @pytest.mark.parametrize(
@@ -296,12 +296,12 @@ def test_the_api_server_says_in_words_which_fields_exclude_each_other(
     spec: Obj, message: str
 ) -> None:
     with pytest.raises(Rejected) as refused:
-        ApiServer().admit(renderjob(spec))
+        AdmissionChecks().admit(renderjob(spec))
     assert any(message in error for error in refused.value.errors)
 
 
 def test_exclusive_fields_are_enforced_by_oneof_alone_on_servers_without_cel() -> None:
-    server = ApiServer(cel=False)
+    server = AdmissionChecks(cel=False)
     spec: Obj
     for spec in ({**INLINE, **REEL}, {"quality": "low"}, {"source": {}}):
         with pytest.raises(Rejected, match="oneOf"):
@@ -311,7 +311,7 @@ def test_exclusive_fields_are_enforced_by_oneof_alone_on_servers_without_cel() -
 def test_a_script_over_256_KiB_of_utf8_passes_the_api_server_but_not_the_operator() -> None:
     # maxLength counts characters; only chalkline can count the bytes.
     spec = {"source": {"inline": "é" * (spec_py.MAX_INLINE_BYTES // 2 + 1)}}
-    ApiServer().admit(renderjob(spec))
+    AdmissionChecks().admit(renderjob(spec))
     with pytest.raises(InvalidSpec, match="larger than 256 KiB"):
         spec_py.parse_spec(spec)
 
@@ -407,7 +407,7 @@ def finished(**changes: Any) -> Obj:
 
 
 def test_the_status_of_a_finished_job_is_admitted() -> None:
-    ApiServer().admit(renderjob(INLINE, finished(), generation=2))
+    AdmissionChecks().admit(renderjob(INLINE, finished(), generation=2))
 
 
 @pytest.mark.parametrize(
@@ -454,7 +454,7 @@ def test_the_status_of_a_finished_job_is_admitted() -> None:
 )
 def test_the_status_is_closed_and_checked_too(status: Obj) -> None:
     with pytest.raises(Rejected):
-        ApiServer().admit(renderjob(INLINE, status, generation=2))
+        AdmissionChecks().admit(renderjob(INLINE, status, generation=2))
 
 
 def test_conditions_follow_the_api_conventions_so_kubectl_wait_works() -> None:
