@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalkline.core.errors import ChalklineError, SourceNotFound
+from chalkline.core.errors import ChalklineError, InvalidSpec, SourceNotFound
 from chalkline.core.layout import JobRef, Layout, clip_of_manifest, is_manifest
 from chalkline.core.probe import probe_clip, probe_stream
 from chalkline.core.records import ClipManifest, read_manifest
@@ -29,7 +29,6 @@ from chalkline.operator.actions import (
     StageScript,
 )
 from chalkline.operator.reconciler import (
-    FINAL_PHASES,
     ClipStats,
     Decision,
     Observed,
@@ -38,6 +37,7 @@ from chalkline.operator.reconciler import (
     now_text,
     reconcile,
 )
+from chalkline.operator.status import RenderJobStatus
 from chalkline.storage.base import Storage
 
 #: How long a delete waits for cancelled executions to stop before removing files.
@@ -67,32 +67,36 @@ class Controller:
     def step(
         self, job: JobRef, spec: Mapping[str, Any], status: Mapping[str, Any], emit: EventSink
     ) -> Status:
-        """One reconcile pass; returns the status to write."""
-        if _settled(job, status):
+        """One reconcile pass; returns the status to write.
+
+        The one boundary between the dicts of Kubernetes (or ``chalkline run``)
+        and the typed views: the status is read here and the spec in
+        :meth:`observe`, once each; the reconciler's decision carries the status
+        to write as its dict again, which :meth:`apply` completes.
+        """
+        current = RenderJobStatus.from_dict(status)
+        if current.observed_generation == job.generation and current.finished:
             return dict(status)
-        decision = reconcile(self.observe(job, spec, status), self.settings)
+        decision = reconcile(self.observe(job, spec, current), self.settings)
         return self.apply(decision, emit)
 
-    def observe(self, job: JobRef, spec: Mapping[str, Any], status: Mapping[str, Any]) -> Observed:
-        new_generation = status.get("observedGeneration") != job.generation
-        execution = status.get("execution") or {}
-        render = self._poll(execution.get("render"))
-        stitch = self._poll(execution.get("stitch"))
+    def observe(self, job: JobRef, spec: Mapping[str, Any], status: RenderJobStatus) -> Observed:
+        """What the reconciler needs, with ``spec`` parsed (the only parse of a pass)."""
+        new_generation = status.observed_generation != job.generation
+        parsed = _parse(spec)
         observed = Observed(
             job=job,
-            spec=spec,
+            spec=parsed,
             status=status,
             now=self.clock(),
-            render=render,
-            stitch=stitch,
+            render=self._poll(status.execution.render),
+            stitch=self._poll(status.execution.stitch),
             stored=self._stored_manifests(job),
         )
-        try:
-            parsed = parse_spec(spec)
-        except ChalklineError:
+        if isinstance(parsed, InvalidSpec):
             return observed  # the reconciler reports it
         try:
-            if parsed.stitch_only and (new_generation or status.get("phase") == "Stitching"):
+            if parsed.stitch_only and (new_generation or status.phase == "Stitching"):
                 return _replace(observed, clips=self._probe_clips(parsed))
             if not parsed.stitch_only and new_generation:
                 return _replace(observed, script=self._read_script(job, parsed))
@@ -161,8 +165,8 @@ class Controller:
         boundedly, until the executions have stopped, then delete; whatever
         still runs after ``CANCEL_WAIT_SECONDS`` cannot hold the finalizer.
         """
-        execution = status.get("execution") or {}
-        handles = [execution[kind] for kind in ("render", "stitch") if execution.get(kind)]
+        execution = RenderJobStatus.from_dict(status).execution
+        handles = [handle for handle in (execution.render, execution.stitch) if handle]
         for handle in handles:
             self.executor.cancel(handle)
         deadline = time.monotonic() + CANCEL_WAIT_SECONDS
@@ -257,10 +261,11 @@ def status_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, An
     return patch
 
 
-def _settled(job: JobRef, status: Mapping[str, Any]) -> bool:
-    return (
-        status.get("observedGeneration") == job.generation and status.get("phase") in FINAL_PHASES
-    )
+def _parse(spec: Mapping[str, Any]) -> RenderJobSpec | InvalidSpec:
+    try:
+        return parse_spec(spec)
+    except InvalidSpec as err:
+        return err
 
 
 def _decode(data: bytes, where: str) -> str:

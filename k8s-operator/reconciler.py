@@ -6,6 +6,10 @@ toward its spec, and says what to do. It performs no I/O and keeps no memory
 beyond ``status``, so a restarted operator continues exactly where the last
 one stopped, and every transition is a row in a test table.
 
+It works on typed views: the spec as the controller parsed it, once per pass,
+and the status as :class:`~chalkline.operator.status.RenderJobStatus`; the
+status becomes a dict again only in the :class:`Decision` it returns.
+
 Phases: Pending -> Rendering -> Stitching -> Succeeded, or Failed from any.
 """
 
@@ -15,13 +19,13 @@ import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from chalkline.core.errors import ChalklineError, InvalidScript
+from chalkline.core.errors import ChalklineError, InvalidScript, InvalidSpec
 from chalkline.core.layout import JobRef, Layout, script_hash
 from chalkline.core.records import ClipManifest
 from chalkline.core.scenes import discover_scenes, select_scenes
-from chalkline.core.spec import RenderJobSpec, parse_spec
+from chalkline.core.spec import RenderJobSpec
 from chalkline.executors.base import ExecutionReport, RenderWork, StitchWork, TaskReport
 from chalkline.operator.actions import (
     Action,
@@ -32,12 +36,21 @@ from chalkline.operator.actions import (
     SignVideoUrl,
     StageScript,
 )
-from chalkline.operator.conditions import SUCCEEDED, set_condition
+from chalkline.operator.conditions import SUCCEEDED, ConditionStatus, set_condition
+from chalkline.operator.status import (
+    FINAL_PHASES,
+    Cost,
+    ExecutionStatus,
+    RenderJobStatus,
+    StitchStatus,
+    TaskStatus,
+)
+from chalkline.stitcher.modes import StitchMode
 from chalkline.stitcher.tier_table import load_tier_table
 from chalkline.stitcher.tiers import StitchLoad, TierTable, choose_tier, next_tier
 
+#: A status as Kubernetes stores it (see :meth:`RenderJobStatus.to_dict`).
 Status = dict[str, Any]
-FINAL_PHASES = ("Succeeded", "Failed")
 #: Executor reasons after which a stitch is retried once on the next tier.
 ESCALATING_REASONS = {
     "StitchOutOfMemory": "ran out of memory",
@@ -72,11 +85,15 @@ class ClipStats:
 
 @dataclass(frozen=True)
 class Observed:
-    """Everything the reconciler may look at, gathered by the controller."""
+    """Everything the reconciler may look at, gathered by the controller.
+
+    ``spec`` is parsed once per pass, by the controller; a spec that does not
+    parse is here as the error that says why.
+    """
 
     job: JobRef
-    spec: Mapping[str, Any]
-    status: Mapping[str, Any]
+    spec: RenderJobSpec | InvalidSpec
+    status: RenderJobStatus
     now: datetime
     script: str | None = None
     source_error: ChalklineError | None = None
@@ -98,21 +115,22 @@ class Settings:
 
 @dataclass(frozen=True)
 class Decision:
+    """The status to write, as its dict, and what to do."""
+
     status: Status
     actions: tuple[Action, ...] = ()
 
 
 def reconcile(observed: Observed, settings: Settings) -> Decision:
     """Move the RenderJob one step; see the module docstring."""
-    status: Status = copy.deepcopy(dict(observed.status))
-    step = _Step(observed, settings, status)
-    if status.get("observedGeneration") != observed.job.generation:
+    step = _Step(observed, settings)
+    if step.status.observed_generation != observed.job.generation:
         step.start_generation()
-    elif status.get("phase") == "Rendering":
+    elif step.status.phase == "Rendering":
         step.follow_render()
-    elif status.get("phase") == "Stitching":
+    elif step.status.phase == "Stitching":
         step.follow_stitch()
-    return Decision(step.status, tuple(step.actions))
+    return Decision(step.status.to_dict(), tuple(step.actions))
 
 
 def now_text(now: datetime) -> str:
@@ -122,35 +140,45 @@ def now_text(now: datetime) -> str:
 class _Step:
     """One reconcile pass: accumulates the new status and the actions."""
 
-    def __init__(self, observed: Observed, settings: Settings, status: Status) -> None:
+    def __init__(self, observed: Observed, settings: Settings) -> None:
         self.observed = observed
         self.job = observed.job
         self.settings = settings
         self.layout = Layout(settings.storage_root)
-        self.status = status
+        self.status = copy.deepcopy(observed.status)
         self.actions: list[Action] = []
         self.now = now_text(observed.now)
+
+    @property
+    def execution(self) -> ExecutionStatus:
+        return self.status.execution
+
+    def spec(self) -> RenderJobSpec:
+        """The parsed spec; one that did not parse is raised, as parsing it would."""
+        if isinstance(self.observed.spec, InvalidSpec):
+            raise self.observed.spec
+        return self.observed.spec
 
     # --- a new generation ----------------------------------------------------------
 
     def start_generation(self) -> None:
         self._cancel_running()
-        self.status.update(
-            observedGeneration=self.job.generation,
-            startTime=self.now,
-            completionTime=None,
-            videoUri=None,
-            videoUrl=None,
-            videoUrlExpires=None,
-            stitch=None,
-            estimatedCost=None,
-            cost=None,
-            tasks=[],
-            progress=None,
-            execution={"generation": self.job.generation, "attempt": 0},
-        )
+        status, generation = self.status, self.job.generation
+        status.observed_generation = generation
+        status.start_time = self.now
+        # None is written as null: the merge patch removes what the last generation wrote.
+        status.completion_time = None
+        status.video_uri = None
+        status.video_url = None
+        status.video_url_expires = None
+        status.stitch = None
+        status.estimated_cost = None
+        status.cost = None
+        status.tasks = []
+        status.progress = None
+        status.execution = ExecutionStatus(generation=generation, attempt=0)
         try:
-            spec = parse_spec(self.observed.spec)
+            spec = self.spec()
             if spec.stitch_only:
                 self._begin_stitch_only(spec)
             else:
@@ -166,16 +194,15 @@ class _Step:
         found = discover_scenes(script, filename=self._script_label(spec))
         scenes = select_scenes(found, spec.scenes)
         digest = script_hash(script)
-        self.status["execution"]["script"] = digest
+        self.execution.script = digest
         tasks = []
         for index, scene in enumerate(scenes):
             clip = self.layout.clip(self.job, scene, spec.quality, digest)
-            done = self.observed.stored.get(clip)
-            tasks.append(_task_entry(index, scene, clip, done))
-        self.status["tasks"] = tasks
+            tasks.append(_new_task(index, scene, clip, self.observed.stored.get(clip)))
+        self.status.tasks = tasks
         self._set_phase("Rendering", "Rendering", f"rendering {len(tasks)} scene(s)")
         self._update_progress()
-        pending = [t for t in tasks if t["state"] != "Succeeded"]
+        pending = [t for t in tasks if t.state != "Succeeded"]
         if not pending:
             self._begin_stitch(spec)
             return
@@ -198,30 +225,31 @@ class _Step:
     # --- rendering ---------------------------------------------------------------
 
     def follow_render(self) -> None:
-        spec = parse_spec(self.observed.spec)
+        spec = self.spec()
         report = self.observed.render
         if self._deadline_passed(spec, report):
             return
-        execution = self.status.get("execution") or {}
         if report is None or report.phase == "Unknown":
             self._relaunch_lost(spec, report)
             return
         self._merge_tasks(report)
+        tasks = self.status.tasks
         if report.phase == "Failed":
             # A backend may end a failed execution with tasks cancelled or never run.
-            for task in self.status["tasks"]:
-                if task["state"] not in ("Succeeded", "Failed"):
-                    task.update(state="Failed", message=report.message or "the render failed")
+            for task in tasks:
+                if task.state not in ("Succeeded", "Failed"):
+                    task.state = "Failed"
+                    task.message = report.message or "the render failed"
         self._update_progress()
-        failed = [t for t in self.status["tasks"] if t["state"] == "Failed"]
-        attempt = int(execution.get("attempt", 0))
+        failed = [t for t in tasks if t.state == "Failed"]
+        attempt = self.execution.attempt
         if failed and attempt >= spec.retries:
             self._add_usage(report)
             self.actions.append(Cancel(report.handle))
             first = failed[0]
-            self._fail("RenderFailed", first.get("message") or f"scene {first['scene']!r} failed")
+            self._fail("RenderFailed", first.message or f"scene {first.scene!r} failed")
             return
-        rendered = all(t["state"] == "Succeeded" for t in self.status["tasks"])
+        rendered = all(t.state == "Succeeded" for t in tasks)
         if not report.finished or not (failed or report.phase == "Cancelled" or rendered):
             return  # running; or ended with tasks still open (a backend's quirk): look again
         # Every branch below moves past this execution, so its usage is added once.
@@ -240,15 +268,14 @@ class _Step:
 
     def _relaunch_lost(self, spec: RenderJobSpec, report: ExecutionReport | None) -> None:
         """The execution is gone (operator restart): keep stored clips, redo the rest."""
-        for task in self.status["tasks"]:
-            stored = self.observed.stored.get(task["clip"])
+        for task in self.status.tasks:
+            stored = self.observed.stored.get(task.clip)
             if stored is not None:
-                entry = _task_entry(task["index"], task["scene"], task["clip"], stored)
-                task.update(entry, attempts=task.get("attempts", 0))
-            elif task["state"] != "Succeeded":
-                task["state"] = "Pending"
+                _mark_stored(task, stored)
+            elif task.state != "Succeeded":
+                task.state = "Pending"
         self._update_progress()
-        pending = [t for t in self.status["tasks"] if t["state"] != "Succeeded"]
+        pending = [t for t in self.status.tasks if t.state != "Succeeded"]
         if not pending:
             self._begin_stitch(spec)
             return
@@ -258,48 +285,51 @@ class _Step:
                 "ExecutionLost",
                 f"execution {report.handle} is gone; re-rendering {len(pending)} scene(s)",
             )
-        attempt = int((self.status.get("execution") or {}).get("attempt", 0))
+        attempt = self.execution.attempt
         self._launch_render(spec, pending, attempt=attempt, relaunch=report is not None)
 
     def _merge_tasks(self, report: ExecutionReport) -> None:
         by_index = {t.index: t for t in report.tasks}
-        total = len(self.status["tasks"])
-        for task in self.status["tasks"]:
-            news = by_index.get(task["index"])
-            if news is None or task["state"] == news.phase:
+        tasks = self.status.tasks
+        for task in tasks:
+            news = by_index.get(task.index)
+            if news is None or task.state == news.phase:
                 continue
-            task["state"] = news.phase
-            task["seconds"] = news.seconds
-            task["message"] = news.message
+            task.state = news.phase
+            task.seconds = news.seconds
+            task.message = news.message
             if news.phase == "Succeeded":
-                done = sum(t["state"] == "Succeeded" for t in self.status["tasks"])
+                done = sum(t.state == "Succeeded" for t in tasks)
                 self._emit(
                     "Normal",
                     "SceneRendered",
-                    f"scene {task['scene']} rendered in {news.seconds:.1f} s ({done}/{total})",
+                    f"scene {task.scene} rendered in {news.seconds:.1f} s ({done}/{len(tasks)})",
                 )
                 if news.manifest is not None and not news.manifest.has_clip:
-                    task["empty"] = True
+                    task.empty = True
             elif news.phase == "Failed":
                 self._emit("Warning", "SceneFailed", _first_line(news.message))
 
     def _launch_render(
-        self, spec: RenderJobSpec, tasks: list[dict[str, Any]], attempt: int, relaunch: bool = False
+        self, spec: RenderJobSpec, tasks: list[TaskStatus], attempt: int, relaunch: bool = False
     ) -> None:
-        execution = self.status.setdefault("execution", {})
-        script_uri = self.layout.script(self.job, execution["script"])
-        lost = int(execution.get("lost", 0)) + (1 if relaunch else 0)
-        execution.update(attempt=attempt, lost=lost, render=None)
+        execution = self.execution
+        assert execution.script is not None, "a render job's script is staged before its launch"
+        script_uri = self.layout.script(self.job, execution.script)
+        lost = execution.lost + (1 if relaunch else 0)
+        execution.attempt = attempt
+        execution.lost = lost
+        execution.render = None  # the controller records the launch's handle
         for task in tasks:
-            task["state"] = "Pending"
-            task["attempts"] = int(task.get("attempts", 0)) + 1
+            task.state = "Pending"
+            task.attempts += 1
         work = tuple(
             RenderWork(
-                index=t["index"],
-                scene=t["scene"],
+                index=t.index,
+                scene=t.scene,
                 script_uri=script_uri,
                 quality=spec.quality,
-                clip_uri=t["clip"],
+                clip_uri=t.clip,
                 cache_key=self.layout.cache_key(self.job),
             )
             for t in tasks
@@ -313,14 +343,14 @@ class _Step:
     def _begin_stitch(self, spec: RenderJobSpec) -> None:
         clips = []
         missing = []
-        for task in self.status["tasks"]:
-            manifest = self.observed.stored.get(task["clip"])
-            if task.get("empty") or (manifest is not None and not manifest.has_clip):
+        for task in self.status.tasks:
+            manifest = self.observed.stored.get(task.clip)
+            if task.empty or (manifest is not None and not manifest.has_clip):
                 continue
             if manifest is None:
                 missing.append(task)
                 continue
-            clips.append(ClipStats.from_manifest(task["clip"], manifest))
+            clips.append(ClipStats.from_manifest(task.clip, manifest))
         if missing:
             # Executors store clip and manifest before reporting a task done, and
             # the controller polls before listing storage: a missing one is gone.
@@ -336,19 +366,19 @@ class _Step:
         self._set_phase("Stitching", "Stitching", f"stitching {len(clips)} clip(s)")
         self._launch_stitch(spec, tuple(clips))
 
-    def _render_missing(self, spec: RenderJobSpec, missing: list[dict[str, Any]]) -> None:
-        self.status["phase"] = "Rendering"
-        names = ", ".join(t["scene"] for t in missing)
+    def _render_missing(self, spec: RenderJobSpec, missing: list[TaskStatus]) -> None:
+        self.status.phase = "Rendering"
+        names = ", ".join(t.scene for t in missing)
         self._emit(
             "Warning", "ClipMissing", f"clips of {names} are gone from storage; re-rendering"
         )
-        attempt = int((self.status.get("execution") or {}).get("attempt", 0))
+        attempt = self.execution.attempt
         self._launch_render(spec, missing, attempt=attempt, relaunch=True)
         self._update_progress()
 
     def _launch_stitch(self, spec: RenderJobSpec, clips: tuple[ClipStats, ...]) -> None:
         mode = predicted_mode(clips)
-        escalated = (self.status.get("execution") or {}).get("stitchMinimum")
+        escalated = self.execution.stitch_minimum
         minimum = escalated or (None if spec.stitch_tier == "auto" else spec.stitch_tier)
         load = StitchLoad(
             clips=len(clips),
@@ -359,16 +389,15 @@ class _Step:
             mode=mode,
         )
         choice = choose_tier(load, self.settings.tier_table, minimum=minimum)
-        self.status["stitch"] = {
-            "tier": choice.tier,
-            "cpu": choice.cpu,
-            "memory": choice.memory,
-            "timeoutSeconds": choice.timeout_s,
-            "mode": mode,
-        }
-        self.status["estimatedCost"] = f"{choice.estimated_cost_usd:.6f}"
-        execution = self.status.setdefault("execution", {})
-        execution["stitch"] = None
+        self.status.stitch = StitchStatus(
+            tier=choice.tier,
+            cpu=choice.cpu,
+            memory=choice.memory,
+            timeout_seconds=choice.timeout_s,
+            mode=mode,
+        )
+        self.status.estimated_cost = f"{choice.estimated_cost_usd:.6f}"
+        self.execution.stitch = None  # the controller records the launch's handle
         output = spec.output or self.layout.default_output(self.job)
         work = StitchWork(
             clip_uris=tuple(c.uri for c in clips),
@@ -377,8 +406,7 @@ class _Step:
             timeout_seconds=choice.timeout_s,
             scratch_uri=self.layout.scratch(self.job),
         )
-        restarts = int(execution.get("stitchRestarts", 0))
-        key = f"{self.job.uid}-g{self.job.generation}-stitch-{restarts}"
+        key = f"{self.job.uid}-g{self.job.generation}-stitch-{self.execution.stitch_restarts}"
         self.actions.append(LaunchStitch(key, work))
         self._emit(
             "Normal",
@@ -388,14 +416,13 @@ class _Step:
         )
 
     def follow_stitch(self) -> None:
-        spec = parse_spec(self.observed.spec)
+        spec = self.spec()
         report = self.observed.stitch
         if self._deadline_passed(spec, report):
             return
         if report is None or report.phase == "Unknown":
-            execution = self.status.setdefault("execution", {})
             if report is not None:
-                execution["stitchRestarts"] = int(execution.get("stitchRestarts", 0)) + 1
+                self.execution.stitch_restarts += 1
             self._restart_stitch(spec)
             return
         if report.phase == "Running":
@@ -409,18 +436,16 @@ class _Step:
 
     def _escalate_stitch(self, spec: RenderJobSpec, report: ExecutionReport) -> bool:
         """A stitch that died of memory or time gets one retry, one tier up."""
-        execution = self.status.setdefault("execution", {})
-        if report.reason not in ESCALATING_REASONS or execution.get("stitchEscalated"):
+        execution = self.execution
+        if report.reason not in ESCALATING_REASONS or execution.stitch_escalated:
             return False
-        current = (self.status.get("stitch") or {}).get("tier")
+        current = self.status.stitch.tier if self.status.stitch is not None else None
         bigger = next_tier(current, self.settings.tier_table) if current else None
         if bigger is None:
             return False
-        execution.update(
-            stitchEscalated=True,
-            stitchMinimum=bigger,
-            stitchRestarts=int(execution.get("stitchRestarts", 0)) + 1,
-        )
+        execution.stitch_escalated = True
+        execution.stitch_minimum = bigger
+        execution.stitch_restarts += 1
         what = ESCALATING_REASONS[report.reason]
         self._emit(
             "Warning",
@@ -441,12 +466,11 @@ class _Step:
 
     def _succeed(self, spec: RenderJobSpec, report: ExecutionReport) -> None:
         output = spec.output or self.layout.default_output(self.job)
-        stitch = dict(self.status.get("stitch") or {})
-        if "mode" in report.details:
-            stitch["mode"] = report.details["mode"]
-        self.status.update(
-            phase="Succeeded", videoUri=output, completionTime=self.now, stitch=stitch
-        )
+        if self.status.stitch is not None and "mode" in report.details:
+            self.status.stitch.mode = report.details["mode"]  # what the stitcher did
+        self.status.phase = "Succeeded"
+        self.status.video_uri = output
+        self.status.completion_time = self.now
         duration = report.details.get("duration", "?")
         message = (
             f"video ready at {output} ({float(duration):.1f} s)" if duration != "?" else output
@@ -463,7 +487,7 @@ class _Step:
 
         ``current`` is this phase's execution, which no earlier pass has counted.
         """
-        start = self.status.get("startTime")
+        start = self.status.start_time
         if spec.timeout_seconds is None or not start:
             return False
         started = datetime.strptime(start, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
@@ -478,11 +502,11 @@ class _Step:
         return True
 
     def _cancel_running(self) -> None:
-        execution = self.status.get("execution") or {}
-        reports = {"render": self.observed.render, "stitch": self.observed.stitch}
-        for kind in ("render", "stitch"):
-            handle = execution.get(kind)
-            report = reports[kind]
+        running = (
+            (self.execution.render, self.observed.render),
+            (self.execution.stitch, self.observed.stitch),
+        )
+        for handle, report in running:
             if handle and (report is None or not report.finished):
                 self.actions.append(Cancel(handle))
 
@@ -498,25 +522,26 @@ class _Step:
         """
         if report is None or report.usage is None:
             return
-        cost = self.status.get("cost") or {}
-        cpu = round(float(cost.get("cpuSeconds", 0)) + report.usage.cpu_seconds, 3)
-        gib = round(float(cost.get("gibSeconds", 0)) + report.usage.gib_seconds, 3)
+        cost = self.status.cost or Cost(cpu_seconds=0.0, gib_seconds=0.0, usd="0")
+        cpu = round(cost.cpu_seconds + report.usage.cpu_seconds, 3)
+        gib = round(cost.gib_seconds + report.usage.gib_seconds, 3)
         prices = self.settings.tier_table.prices
         usd = cpu * prices.cpu_second_usd + gib * prices.gib_second_usd
-        self.status["cost"] = {"cpuSeconds": cpu, "gibSeconds": gib, "usd": f"{usd:.6f}"}
+        self.status.cost = Cost(cpu_seconds=cpu, gib_seconds=gib, usd=f"{usd:.6f}")
 
     def _fail(self, reason: str, message: str) -> None:
-        self.status.update(phase="Failed", completionTime=self.now)
+        self.status.phase = "Failed"
+        self.status.completion_time = self.now
         self._condition("False", reason, message)
         self._emit("Warning", reason, message)
 
     def _set_phase(self, phase: str, reason: str, message: str) -> None:
-        self.status["phase"] = phase
+        self.status.phase = phase
         self._condition("Unknown", reason, message)
 
-    def _condition(self, status: Any, reason: str, message: str) -> None:
-        self.status["conditions"] = set_condition(
-            list(self.status.get("conditions") or []),
+    def _condition(self, status: ConditionStatus, reason: str, message: str) -> None:
+        self.status.conditions = set_condition(
+            list(self.status.conditions),
             type_=SUCCEEDED,
             status=status,
             reason=reason,
@@ -526,11 +551,11 @@ class _Step:
         )
 
     def _update_progress(self) -> None:
-        tasks = self.status.get("tasks") or []
-        done = sum(t["state"] == "Succeeded" for t in tasks)
-        self.status["progress"] = f"{done}/{len(tasks)}"
+        tasks = self.status.tasks
+        done = sum(t.state == "Succeeded" for t in tasks)
+        self.status.progress = f"{done}/{len(tasks)}"
 
-    def _emit(self, type_: Any, reason: str, message: str) -> None:
+    def _emit(self, type_: Literal["Normal", "Warning"], reason: str, message: str) -> None:
         self.actions.append(Emit(type_, reason, message))
 
     def _script_label(self, spec: RenderJobSpec) -> str:
@@ -543,29 +568,39 @@ class _Step:
         return f"{self.job.label} spec.source.inline"
 
 
-def predicted_mode(clips: tuple[ClipStats, ...]) -> Any:
+def predicted_mode(clips: tuple[ClipStats, ...]) -> StitchMode:
     """Copy when every clip shares size, rate and audio; the stitcher decides for real."""
     shapes = {(c.width, c.height, round(c.fps, 2), c.has_audio) for c in clips}
     return "copy" if len(shapes) == 1 else "reencode"
 
 
-def _task_entry(index: int, scene: str, clip: str, done: ClipManifest | None) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "index": index,
-        "scene": scene,
-        "clip": clip,
-        "state": "Succeeded" if done is not None else "Pending",
-        "seconds": done.render_seconds if done is not None else 0.0,
-        "attempts": 0,
-        "message": "",
-    }
-    if done is not None and not done.has_clip:
-        entry["empty"] = True
-    return entry
+def _new_task(index: int, scene: str, clip: str, stored: ClipManifest | None) -> TaskStatus:
+    task = TaskStatus(index, scene, clip, state="Pending", seconds=0.0, attempts=0, message="")
+    if stored is not None:
+        _mark_stored(task, stored)
+    return task
+
+
+def _mark_stored(task: TaskStatus, manifest: ClipManifest) -> None:
+    """The clip of ``task`` is in storage (maybe from an earlier generation): it is done."""
+    task.state = "Succeeded"
+    task.seconds = manifest.render_seconds
+    task.message = ""
+    if not manifest.has_clip:
+        task.empty = True
 
 
 def _first_line(text: str) -> str:
     return text.splitlines()[0] if text else "a scene failed"
 
 
-__all__ = ["ClipStats", "Decision", "Observed", "Settings", "TaskReport", "reconcile"]
+__all__ = [
+    "FINAL_PHASES",
+    "ClipStats",
+    "Decision",
+    "Observed",
+    "Settings",
+    "Status",
+    "TaskReport",
+    "reconcile",
+]

@@ -28,6 +28,7 @@ from chalkline.worker.pool import EventKind, TaskEvent
 
 if TYPE_CHECKING:
     from chalkline.operator.controller import Controller
+    from chalkline.operator.status import RenderJobStatus, TaskStatus
     from chalkline.storage import Storage
 
 #: Where runs from a laptop keep their staging, uploads and temporary video in the bucket.
@@ -186,8 +187,8 @@ def _run_remote(
             "spec": spec,
         }
         watcher = _StatusToDisplay(display, storage, clips)
-        status = _run(controller, job, watcher, target.poll_interval)["status"]
-        if status.get("phase") != "Succeeded":
+        status = _run(controller, job, watcher, target.poll_interval)
+        if status.phase != "Succeeded":
             raise RemoteJobFailed(_failure(status))
         storage.download(spec["output"], output)
     finally:
@@ -195,12 +196,12 @@ def _run_remote(
             storage.delete_prefix(folder)  # run_job has already deleted the staging folder
         finally:
             controller.executor.close()
-    stitch = status.get("stitch") or {}
+    stitch = status.stitch
     return RemoteResult(
         output=output,
         size_bytes=output.stat().st_size,
-        stitch_mode=str(stitch.get("mode") or "?"),
-        stitch_tier=str(stitch.get("tier") or "?"),
+        stitch_mode=(stitch.mode if stitch else "") or "?",
+        stitch_tier=(stitch.tier if stitch else "") or "?",
         total_seconds=time.monotonic() - started,
     )
 
@@ -234,12 +235,15 @@ def _controller(cache_dir: Path, target: CloudRunTarget) -> Controller:
 
 def _run(
     controller: Controller, job: dict[str, Any], display: _StatusToDisplay, poll: float
-) -> dict[str, Any]:
+) -> RenderJobStatus:
+    """Reconcile ``job`` until it settles; its final status."""
     from chalkline.operator.standalone import run_job
+    from chalkline.operator.status import RenderJobStatus
 
     # Status changes only when the executor has something new: poll no faster than it.
     interval = min(1.0, max(0.05, poll))
-    return run_job(controller, job, display.on_status, lambda event: None, poll_interval=interval)
+    done = run_job(controller, job, display.on_status, lambda event: None, poll_interval=interval)
+    return RenderJobStatus.from_dict(done["status"])
 
 
 class _StatusToDisplay:
@@ -254,21 +258,24 @@ class _StatusToDisplay:
         self.stitching = False
 
     def on_status(self, status: Mapping[str, Any]) -> None:
-        tasks = list(status.get("tasks") or [])
+        from chalkline.operator.status import RenderJobStatus
+
+        view = RenderJobStatus.from_dict(status)
+        tasks = view.tasks
         if tasks and not self.planned:
             self.planned = True
-            self.display.plan([PlannedScene(t["index"], t["scene"]) for t in tasks])
+            self.display.plan([PlannedScene(t.index, t.scene) for t in tasks])
         for task in tasks:
             self._follow(task)
-        if status.get("phase") == "Stitching" and not self.stitching:
+        if view.phase == "Stitching" and not self.stitching:
             self.stitching = True
-            joined = sum(not t.get("empty") for t in tasks) if self.clips is None else self.clips
+            joined = sum(not t.empty for t in tasks) if self.clips is None else self.clips
             self.display.stitch_start(joined)
-        if status.get("phase") == "Succeeded" and self.stitching:
+        if view.phase == "Succeeded" and self.stitching:
             self.display.stitch_progress(1.0)
 
-    def _follow(self, task: Mapping[str, Any]) -> None:
-        index, state = int(task["index"]), str(task["state"])
+    def _follow(self, task: TaskStatus) -> None:
+        index, state = task.index, task.state
         before = self.states.get(index, "Pending")
         self.states[index] = state
         if state == before or state not in _KINDS:
@@ -276,31 +283,31 @@ class _StatusToDisplay:
         if state != "Running" and before == "Pending":
             self._event(task, "started")  # finished between two polls
         manifest = self._manifest(task) if state == "Succeeded" else None
-        self._event(task, _KINDS[state], manifest, task.get("message") or None)
+        self._event(task, _KINDS[state], manifest, task.message or None)
 
     def _event(
         self,
-        task: Mapping[str, Any],
+        task: TaskStatus,
         kind: EventKind,
         manifest: ClipManifest | None = None,
         error: str | None = None,
     ) -> None:
-        event = TaskEvent(int(task["index"]), str(task["scene"]), kind, 0, manifest, error)
+        event = TaskEvent(task.index, task.scene, kind, 0, manifest, error)
         self.display.task(event)
 
-    def _manifest(self, task: Mapping[str, Any]) -> ClipManifest | None:
+    def _manifest(self, task: TaskStatus) -> ClipManifest | None:
         try:
-            return read_manifest(self.storage, manifest_uri(str(task["clip"])))
+            return read_manifest(self.storage, manifest_uri(task.clip))
         except (ChalklineError, ValueError, TypeError):
             return None
 
 
-def _failure(status: Mapping[str, Any]) -> str:
-    failed = [t for t in status.get("tasks") or [] if t.get("state") == "Failed"]
-    conditions = status.get("conditions") or [{}]
+def _failure(status: RenderJobStatus) -> str:
+    failed = [t for t in status.tasks if t.state == "Failed"]
+    conditions = status.conditions or [{}]
     message = str(conditions[-1].get("message") or "the render failed")
     if failed:
-        names = ", ".join(t["scene"] for t in failed)
+        names = ", ".join(t.scene for t in failed)
         return f"scene(s) {names} failed on Cloud Run: {message}"
     reason = conditions[-1].get("reason", "Failed")
     return f"the run on Cloud Run failed ({reason}): {message}"

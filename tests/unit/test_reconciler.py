@@ -15,15 +15,17 @@ really writes.
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from chalkline.core.errors import ChalklineError, InvalidClip, SourceNotFound
+from chalkline.core.errors import ChalklineError, InvalidClip, InvalidSpec, SourceNotFound
 from chalkline.core.layout import JobRef, Layout, script_hash
 from chalkline.core.records import ClipManifest
+from chalkline.core.spec import RenderJobSpec, parse_spec
 from chalkline.executors.base import ExecutionPhase, ExecutionReport, TaskPhase, TaskReport, Usage
 from chalkline.operator.actions import (
     Action,
@@ -42,6 +44,7 @@ from chalkline.operator.reconciler import (
     Status,
     reconcile,
 )
+from chalkline.operator.status import RenderJobStatus
 from chalkline.stitcher.tier_table import load_tier_table
 from chalkline.stitcher.tiers import Prices
 
@@ -128,6 +131,14 @@ def report(
     return ExecutionReport(handle, phase, tasks, **fields)
 
 
+def parsed(job_spec: dict[str, Any]) -> RenderJobSpec | InvalidSpec:
+    """The spec as the controller hands it over: parsed, or the error that says why not."""
+    try:
+        return parse_spec(job_spec)
+    except InvalidSpec as err:
+        return err
+
+
 def observe(
     job_spec: dict[str, Any],
     status: Status | None = None,
@@ -137,14 +148,18 @@ def observe(
     source_error: ChalklineError | None = None,
     **seen: Any,
 ) -> Observed:
-    """What the controller observes; it reads the script only for a new generation."""
+    """What the controller observes; it reads the script only for a new generation.
+
+    Rows give the spec and the status as Kubernetes holds them, dicts; the
+    controller reads them into typed views once, and so does this.
+    """
     status = status or {}
     new = status.get("observedGeneration") != generation
     inline = (job_spec.get("source") or {}).get("inline")
     return Observed(
         job=replace(JOB, generation=generation),
-        spec=job_spec,
-        status=status,
+        spec=parsed(job_spec),
+        status=RenderJobStatus.from_dict(status),
         now=now,
         script=inline if new and source_error is None else None,
         source_error=source_error,
@@ -960,8 +975,10 @@ def test_last_transition_time_moves_only_when_the_condition_status_does() -> Non
 def test_the_reconciler_does_not_change_what_it_was_given() -> None:
     status = rendering()
     before = copy.deepcopy(status)
-    step(observe(spec(), status, render=ALL_DONE, stored=stored(*BOTH)))
+    observed = observe(spec(), status, render=ALL_DONE, stored=stored(*BOTH))
+    step(observed)
     assert status == before
+    assert observed.status.to_dict() == before  # nor the typed view the controller gave it
 
 
 # --- bugs found while writing these tables ----------------------------------------
@@ -1260,3 +1277,143 @@ def test_a_new_generation_drops_the_old_videos_link() -> None:
     }
     status = step(observe(spec(quality="medium"), signed, generation=2)).status
     assert (status["videoUri"], status["videoUrl"], status["videoUrlExpires"]) == (None, None, None)
+
+
+# --- the status dict <-> its typed view: a round trip changes nothing ---------------
+
+
+def as_kubernetes_stores(value: Any) -> Any:
+    """``value`` after a JSON merge patch: a null removes its key."""
+    if isinstance(value, dict):
+        return {k: as_kubernetes_stores(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [as_kubernetes_stores(v) for v in value]
+    return value
+
+
+LAUNCH_NOT_RECORDED = step(observe(spec())).status
+ESCALATED = recorded(
+    step(observe(spec(), stitching(), render=ALL_DONE, stitch=STITCH_OOM, stored=BOTH_STORED)),
+    stitch="stitch-2",
+)
+SIGNED = {
+    **SUCCEEDED_G1,
+    "videoUrl": "https://storage.googleapis.com/videos/intro.mp4?X-Goog-Signature=ab",
+    "videoUrlExpires": "2025-01-01T13:00:00Z",
+}
+WITH_OTHERS_KEYS = {
+    **RENDERING_G1,
+    "conditions": [
+        {"type": "Ready", "status": "True", "reason": "Other", "message": "another controller's"},
+        *RENDERING_G1["conditions"],
+    ],
+    "tasks": [{**t, "node": "n-1"} for t in RENDERING_G1["tasks"]],
+    "execution": {**RENDERING_G1["execution"], "region": "europe-west1"},
+    "stitch": {"tier": "small", "cpu": "1", "memory": "2Gi", "timeoutSeconds": 600, "gpu": 0},
+    "kopf": {"progress": {"reconcile": {"retries": 1}}},
+}
+
+STATUSES: dict[str, Status] = {
+    "new (empty)": {},
+    "rendering": RENDERING_G1,
+    "launch not yet recorded (a null handle)": LAUNCH_NOT_RECORDED,
+    "retried once": RETRIED_ONCE,
+    "retried twice": RETRIED_TWICE,
+    "a scene rendered nothing (empty task)": step(
+        observe(spec(), rendering(), render=ALL_DONE, stored=EMPTY_OUTRO)
+    ).status,
+    "stitching": stitching(),
+    "stitch escalated": ESCALATED,
+    "stitch-only": recorded(step(observe(stitch_only(2), clips=clip_stats(2)))),
+    "succeeded": SUCCEEDED_G1,
+    "succeeded, paid": PAID_G1,
+    "succeeded, signed link": SIGNED,
+    "failed: invalid spec": step(observe(spec(quality="ultra"))).status,
+    "failed: render failed": step(
+        observe(
+            spec(),
+            rendering(),
+            render=report("render-1", "Running", task(1, "Failed", TRACEBACK)),
+        )
+    ).status,
+    "another generation under way": step(
+        observe(spec(quality="medium"), PAID_G1, generation=2)
+    ).status,
+    "other controllers' and versions' keys": WITH_OTHERS_KEYS,
+    "as Kubernetes stores it (no nulls)": as_kubernetes_stores(SUCCEEDED_G1),
+    "as Kubernetes stores it, escalated": as_kubernetes_stores(ESCALATED),
+    "partial (hand-written)": {"phase": "Rendering", "execution": {"render": "render-1"}},
+}
+
+
+@pytest.mark.parametrize("status", STATUSES.values(), ids=STATUSES.keys())
+def test_a_status_reads_and_writes_back_unchanged(status: Status) -> None:
+    view = RenderJobStatus.from_dict(status)
+    assert view.to_dict() == status
+    assert RenderJobStatus.from_dict(view.to_dict()) == view
+
+
+def test_keys_are_written_in_the_order_the_operator_always_wrote_them() -> None:
+    """``chalkline run -o yaml`` prints them so."""
+    for status in (RENDERING_G1, ESCALATED, PAID_G1, SIGNED):
+        assert json.dumps(RenderJobStatus.from_dict(status).to_dict()) == json.dumps(status)
+
+
+def test_the_typed_view_reads_what_the_dict_says() -> None:
+    view = RenderJobStatus.from_dict(RETRIED_ONCE)
+    assert (view.phase, view.observed_generation, view.progress) == ("Rendering", 1, "1/2")
+    assert [(t.scene, t.state, t.attempts) for t in view.tasks] == [
+        ("Title", "Succeeded", 1),
+        ("Outro", "Pending", 2),
+    ]
+    assert (view.execution.attempt, view.execution.render, view.execution.script) == (
+        1,
+        "render-2",
+        script_hash(SCRIPT),
+    )
+    paid = RenderJobStatus.from_dict(PAID_G1)
+    assert paid.cost is not None and (paid.cost.cpu_seconds, paid.cost.usd) == (15.0, "0.000435")
+    assert paid.stitch is not None and (paid.stitch.tier, paid.stitch.mode) == ("small", "reencode")
+    escalated = RenderJobStatus.from_dict(ESCALATED).execution
+    assert (escalated.stitch_escalated, escalated.stitch_minimum) == (True, "medium")
+    assert (escalated.stitch_restarts, escalated.stitch) == (1, "stitch-2")
+
+
+def test_missing_keys_read_as_defaults_and_stay_missing() -> None:
+    view = RenderJobStatus.from_dict({"phase": "Rendering", "tasks": [{"index": 0}]})
+    assert (view.observed_generation, view.conditions, view.stitch, view.cost) == (
+        None,
+        [],
+        None,
+        None,
+    )
+    assert (view.execution.attempt, view.execution.lost, view.execution.stitch_restarts) == (
+        0,
+        0,
+        0,
+    )
+    [only_task] = view.tasks
+    assert (only_task.state, only_task.attempts, only_task.empty) == ("Pending", 0, False)
+    assert view.to_dict() == {"phase": "Rendering", "tasks": [{"index": 0}]}
+
+
+def test_what_is_assigned_is_written_and_none_becomes_null() -> None:
+    view = RenderJobStatus.from_dict(as_kubernetes_stores(SUCCEEDED_G1))
+    view.video_uri = None  # a merge patch removes it
+    view.execution.lost += 1  # a nested object changed in place is written too
+    view.tasks[0].empty = True
+    written = view.to_dict()
+    assert written["videoUri"] is None
+    assert written["execution"]["lost"] == SUCCEEDED_G1["execution"]["lost"] + 1
+    assert written["tasks"][0]["empty"] is True and "empty" not in written["tasks"][1]
+    fresh = RenderJobStatus.from_dict({})
+    fresh.execution.attempt = 2
+    assert fresh.to_dict() == {"execution": {"attempt": 2}}
+
+
+def test_numbers_as_kubernetes_returns_them_read_as_their_types() -> None:
+    """Go's JSON writes 4.0 as 4: a float field still reads as a float."""
+    stored = {**RETRIED_ONCE, "tasks": [{**t, "seconds": 4} for t in RETRIED_ONCE["tasks"]]}
+    view = RenderJobStatus.from_dict(stored)
+    assert [type(t.seconds) for t in view.tasks] == [float, float]
+    assert view.to_dict() == stored
