@@ -105,7 +105,7 @@ def render(
     )
     with make_display(live) as display:
         hooks = RenderHooks(
-            on_plan=display.plan,
+            on_tasks=display.show_tasks,
             on_task=display.task,
             on_stitch_start=display.stitch_start,
             on_stitch_progress=display.stitch_progress,

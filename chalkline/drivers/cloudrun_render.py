@@ -23,7 +23,7 @@ from chalkline.core.errors import ChalklineError, InvalidSpec
 from chalkline.core.layout import manifest_uri
 from chalkline.core.outputs import check_video_output
 from chalkline.core.records import ClipManifest, read_manifest
-from chalkline.drivers.progress import Display, PlannedScene, human_bytes
+from chalkline.drivers.progress import Display, RemoteScene, human_bytes
 from chalkline.worker.pool import EventKind, TaskEvent
 
 if TYPE_CHECKING:
@@ -254,7 +254,7 @@ class _StatusToDisplay:
         self.storage = storage
         self.clips = clips  # a stitch of ready clips has no tasks to count them by
         self.states: dict[int, str] = {}
-        self.planned = False
+        self.shown = False
         self.stitching = False
 
     def on_status(self, status: Mapping[str, Any]) -> None:
@@ -262,9 +262,9 @@ class _StatusToDisplay:
 
         view = RenderJobStatus.from_dict(status)
         tasks = view.tasks
-        if tasks and not self.planned:
-            self.planned = True
-            self.display.plan([PlannedScene(t.index, t.scene) for t in tasks])
+        if tasks and not self.shown:
+            self.shown = True
+            self.display.show_tasks([RemoteScene(t.index, t.scene) for t in tasks])
         for task in tasks:
             self._follow(task)
         if view.phase == "Stitching" and not self.stitching:

@@ -1,4 +1,4 @@
-"""The embedded pipeline: plan one task per scene, render in parallel, stitch.
+"""The embedded pipeline: one task per scene, rendered in parallel, then stitched.
 
 Everything is checked before any work starts (quality, output folder, script,
 scene names), so bad input fails in milliseconds and changes nothing. Clips
@@ -63,13 +63,13 @@ class RenderResult:
 class RenderHooks:
     """Where progress goes; the CLI passes its display, tests collect events."""
 
-    on_plan: Callable[[list[RenderTask]], None] = lambda _: None
+    on_tasks: Callable[[list[RenderTask]], None] = lambda _: None
     on_task: Callable[[TaskEvent], None] = lambda _: None
     on_stitch_start: Callable[[int], None] = lambda _: None
     on_stitch_progress: Callable[[float], None] = lambda _: None
 
 
-def plan_tasks(request: RenderRequest, work_dir: Path) -> list[RenderTask]:
+def tasks_for(request: RenderRequest, work_dir: Path) -> list[RenderTask]:
     """Validate the request and return one task per scene, in stitch order."""
     quality_named(request.quality)
     found = discover_scenes_in_file(request.script)
@@ -96,8 +96,8 @@ def render_video(request: RenderRequest, hooks: RenderHooks = RenderHooks()) -> 
     check_video_output(request.output)
     work_dir = Path(tempfile.mkdtemp(prefix="chalkline-render-"))
     try:
-        tasks = plan_tasks(request, work_dir)
-        hooks.on_plan(tasks)
+        tasks = tasks_for(request, work_dir)
+        hooks.on_tasks(tasks)
         pool = WarmPool(min(request.workers, len(tasks)))
         pool.warm_up()
         manifests = run_tasks(pool, tasks, hooks.on_task)

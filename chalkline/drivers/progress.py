@@ -28,8 +28,8 @@ from chalkline.stitcher.concat import StitchReport
 from chalkline.worker.pool import TaskEvent
 
 
-class Planned(Protocol):
-    """What a display needs of a planned task (a :class:`RenderTask` is one)."""
+class SceneTask(Protocol):
+    """What a display needs of a task (a :class:`RenderTask` is one)."""
 
     @property
     def index(self) -> int: ...
@@ -39,8 +39,8 @@ class Planned(Protocol):
 
 
 @dataclass(frozen=True)
-class PlannedScene:
-    """A planned task that runs elsewhere (Cloud Run), known only by index and scene."""
+class RemoteScene:
+    """A task that runs elsewhere (Cloud Run), known only by index and scene."""
 
     index: int
     scene: str
@@ -88,7 +88,7 @@ class LineDisplay:
     def __exit__(self, *exc: object) -> None:
         self.stream.flush()
 
-    def plan(self, tasks: Sequence[Planned]) -> None:
+    def show_tasks(self, tasks: Sequence[SceneTask]) -> None:
         self.total = len(tasks)
         scenes = ", ".join(t.scene for t in tasks)
         self._say(f"rendering {self.total} scene(s): {scenes}")
@@ -142,7 +142,7 @@ class LiveDisplay:
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
-    def plan(self, tasks: Sequence[Planned]) -> None:
+    def show_tasks(self, tasks: Sequence[SceneTask]) -> None:
         for task in tasks:
             self.rows[task.index] = self.progress.add_task(
                 task.scene, total=None, start=False, status="queued"

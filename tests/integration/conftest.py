@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,11 @@ def fake() -> Iterator[CloudRunFake]:
     before = set(threading.enumerate())
     with CloudRunFake() as server:
         yield server
+    # A client's short background fetch may still be finishing: give new
+    # threads a moment to end by themselves; only those that keep running leak.
+    deadline = time.monotonic() + 5
+    for thread in set(threading.enumerate()) - before:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
     leftover = [t for t in set(threading.enumerate()) - before if t.is_alive()]
     assert leftover == [], f"threads left running: {leftover}"
 
