@@ -13,7 +13,9 @@ intermediate. Below it::
     scratch/stitch-KEY/order.json   a stitch order, and result.json beside it
 
 The video goes to ``spec.output`` or ``videos/NAMESPACE/NAME.mp4`` under the
-root, outside the staging prefix, so it outlives the RenderJob.
+root, outside the staging prefix, so it outlives the RenderJob. A run from a
+laptop (``chalkline render|stitch --backend cloudrun``) keeps its uploaded
+clips and its video under ``runs/RUN-ID/`` until it has downloaded the video.
 
 Clips are named by scene, quality and script digest (:func:`clip_name`), by
 the worker that writes them and by everyone who reads them, so a spec change
@@ -97,6 +99,16 @@ def stitch_result_uri(scratch: str, key: str) -> str:
     return f"{scratch.rstrip('/')}/stitch-{_slug(key)}/result.json"
 
 
+def uploaded_clip_uri(run_folder: str, number: int, name: str) -> str:
+    """Where a laptop run uploads its ``number``-th local clip (numbered: names may repeat)."""
+    return f"{run_folder}/clips/{number:03d}-{name}"
+
+
+def run_video_uri(run_folder: str) -> str:
+    """Where a laptop run's video is written before it is downloaded."""
+    return f"{run_folder}/video.mp4"
+
+
 def basename(uri: str) -> str:
     """The file name a URI ends in, percent-decoded (``gs://b/a/x%20y.mp4`` -> ``x y.mp4``)."""
     return posixpath.basename(unquote(urlparse(uri).path))
@@ -125,6 +137,10 @@ class Layout:
     def scratch(self, job: JobRef) -> str:
         """Where executors keep their work orders for ``job`` (render plans, stitch orders)."""
         return f"{self.staging(job)}/scratch"
+
+    def run_folder(self, run_id: str) -> str:
+        """A laptop run's uploads and video (see the module docstring); deleted after it."""
+        return f"{self._root}/runs/{run_id}"
 
     def default_output(self, job: JobRef) -> str:
         return f"{self._root}/videos/{job.namespace}/{job.name}.mp4"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chalkline.core.errors import ChalklineError, InvalidSpec
-from chalkline.core.layout import manifest_uri
+from chalkline.core.layout import Layout, manifest_uri, run_video_uri, uploaded_clip_uri
 from chalkline.core.outputs import check_video_output
 from chalkline.core.records import ClipManifest, read_manifest
 from chalkline.drivers.progress import Display, RemoteScene, human_bytes
@@ -142,7 +142,7 @@ def stitch_on_cloudrun(
     def spec(storage: Storage, folder: str) -> dict[str, Any]:
         uris = [
             _upload(
-                storage, local[clip], f"{folder}/clips/{number:03d}-{local[clip].name}", on_upload
+                storage, local[clip], uploaded_clip_uri(folder, number, local[clip].name), on_upload
             )
             if clip in local
             else clip
@@ -176,10 +176,10 @@ def _run_remote(
     controller = _controller(cache_dir, target)
     storage = controller.storage
     uid = str(uuid.uuid4())
-    folder = storage.join("runs", uid)
+    folder = Layout(storage.root_uri).run_folder(uid)
     try:
         spec = build_spec(storage, folder)
-        spec.update(output=f"{folder}/video.mp4", backend="cloudrun")
+        spec.update(output=run_video_uri(folder), backend="cloudrun")
         job = {
             "apiVersion": "chalkline.dev/v1alpha1",
             "kind": "RenderJob",
