@@ -86,15 +86,17 @@ class Setting:
     ``SETTINGS``), so they are never written twice.
     """
 
-    #: The config file's key (camelCase), also the key of ``load_config``'s overrides.
-    key: str
-    #: The environment variable, ``CHALKLINE_*``.
-    env: str
     #: One line for the docs' table and ``--help``; Markdown backticks allowed.
     help: str
     #: A value other than the default, as the environment variable would hold it:
     #: the docs show it, and the tests set the variable to it.
     example: str
+    #: The config file's key, also the key of ``load_config``'s overrides; by
+    #: default the field's name in camelCase (``cache_dir`` -> ``cacheDir``).
+    key: str = ""
+    #: The environment variable; by default ``CHALKLINE_`` and the field's name in
+    #: capitals (``cache_dir`` -> ``CHALKLINE_CACHE_DIR``).
+    env: str = ""
     #: Text (from the environment or the file) or a YAML value -> the field's value;
     #: TypeError or ValueError means "not a valid <type>".
     parse: Callable[[Any], Any] = str
@@ -170,6 +172,16 @@ def _check_not_empty(label: str, value: tuple[str, ...]) -> None:
 _REQUIRED_FOR_CLOUDRUN = "none (required for `cloudrun`)"
 
 
+def setting(
+    default: Any = MISSING, *, default_factory: Callable[[], Any] | None = None, **declared: Any
+) -> Any:
+    """An :class:`OperatorConfig` field with its default and its :class:`Setting`."""
+    metadata = {SETTING: Setting(**declared)}
+    if default_factory is not None:
+        return field(default_factory=default_factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class OperatorConfig:
     """Every operator setting: a field each, declared with its :class:`Setting`.
@@ -177,290 +189,164 @@ class OperatorConfig:
     The order of the fields is the order of the docs' table and of the flags.
     """
 
-    backend: str = field(
-        default="local",
-        metadata={
-            SETTING: Setting(
-                key="backend",
-                env="CHALKLINE_BACKEND",
-                flag=Flag("--backend"),
-                choices=("local", "cloudrun"),
-                example="cloudrun",
-                help="where tasks run when a RenderJob does not say; `cloudrun` runs them "
-                'as Cloud Run Jobs (see the `cloudrun*` keys and "Cloud Run") and needs '
-                "gs:// `storage`",
-            )
-        },
+    backend: str = setting(
+        "local",
+        flag=Flag("--backend"),
+        choices=("local", "cloudrun"),
+        example="cloudrun",
+        help="where tasks run when a RenderJob does not say; `cloudrun` runs them "
+        'as Cloud Run Jobs (see the `cloudrun*` keys and "Cloud Run") and needs '
+        "gs:// `storage`",
     )
-    storage: str = field(
-        default="file:///var/lib/chalkline",
-        metadata={
-            SETTING: Setting(
-                key="storage",
-                env="CHALKLINE_STORAGE",
-                flag=Flag("--storage"),
-                example="gs://my-bucket/chalkline",
-                help='root URI for staged scripts, clips and default outputs (see "Storage")',
-            )
-        },
+    storage: str = setting(
+        "file:///var/lib/chalkline",
+        flag=Flag("--storage"),
+        example="gs://my-bucket/chalkline",
+        help='root URI for staged scripts, clips and default outputs (see "Storage")',
     )
-    cache_dir: Path = field(
-        default=Path("/var/cache/chalkline"),
-        metadata={
-            SETTING: Setting(
-                key="cacheDir",
-                env="CHALKLINE_CACHE_DIR",
-                parse=Path,
-                example="/tmp/chalkline-cache",
-                help="Manim's per-scene media caches (local backend)",
-            )
-        },
+    cache_dir: Path = setting(
+        Path("/var/cache/chalkline"),
+        parse=Path,
+        example="/tmp/chalkline-cache",
+        help="Manim's per-scene media caches (local backend)",
     )
-    workers: int = field(
+    workers: int = setting(
         default_factory=_default_workers,
-        metadata={
-            SETTING: Setting(
-                key="workers",
-                env="CHALKLINE_WORKERS",
-                parse=int,
-                bounds=Bounds(at_least=1),
-                shown_default="CPU count",
-                example="3",
-                help="scenes rendered at once on this machine, across all RenderJobs",
-            )
-        },
+        parse=int,
+        bounds=Bounds(at_least=1),
+        shown_default="CPU count",
+        example="3",
+        help="scenes rendered at once on this machine, across all RenderJobs",
     )
-    poll_interval: float = field(
-        default=1.0,
-        metadata={
-            SETTING: Setting(
-                key="pollInterval",
-                env="CHALKLINE_POLL_INTERVAL",
-                parse=float,
-                bounds=Bounds(above=0),
-                example="2.5",
-                help="seconds between reconciles of one RenderJob",
-            )
-        },
+    poll_interval: float = setting(
+        1.0,
+        parse=float,
+        bounds=Bounds(above=0),
+        example="2.5",
+        help="seconds between reconciles of one RenderJob",
     )
-    tiers: Path | None = field(
-        default=None,
-        metadata={
-            SETTING: Setting(
-                key="tiers",
-                env="CHALKLINE_TIERS",
-                parse=Path,
-                shown_default="packaged `tiers.yaml`",
-                example="/etc/chalkline/tiers.yaml",
-                help='a stitch-tier override file (see "Stitch tiers")',
-            )
-        },
+    tiers: Path | None = setting(
+        None,
+        parse=Path,
+        shown_default="packaged `tiers.yaml`",
+        example="/etc/chalkline/tiers.yaml",
+        help='a stitch-tier override file (see "Stitch tiers")',
     )
-    liveness: str = field(
-        default="http://0.0.0.0:8080/healthz",
-        metadata={
-            SETTING: Setting(
-                key="liveness",
-                env="CHALKLINE_LIVENESS",
-                flag=Flag("--liveness"),
-                example="http://0.0.0.0:9090/healthz",
-                help="Kopf's liveness endpoint",
-            )
-        },
+    liveness: str = setting(
+        "http://0.0.0.0:8080/healthz",
+        flag=Flag("--liveness"),
+        example="http://0.0.0.0:9090/healthz",
+        help="Kopf's liveness endpoint",
     )
-    namespaces: tuple[str, ...] = field(
-        default=(),
-        metadata={
-            SETTING: Setting(
-                key="namespaces",
-                env="CHALKLINE_NAMESPACE",
-                flag=Flag("--namespace", "-n", repeatable=True),
-                parse=_words,
-                shown_default="all namespaces",
-                example="team-a team-b",
-                help="watch only these namespaces (`--all-namespaces` / `-A` for every one)",
-            )
-        },
+    namespaces: tuple[str, ...] = setting(
+        (),
+        env="CHALKLINE_NAMESPACE",
+        flag=Flag("--namespace", "-n", repeatable=True),
+        parse=_words,
+        shown_default="all namespaces",
+        example="team-a team-b",
+        help="watch only these namespaces (`--all-namespaces` / `-A` for every one)",
     )
-    cloudrun_project: str | None = field(
-        default=None,
-        metadata={
-            SETTING: Setting(
-                key="cloudrunProject",
-                env="CHALKLINE_CLOUDRUN_PROJECT",
-                shown_default=_REQUIRED_FOR_CLOUDRUN,
-                example="my-project",
-                help="the Google Cloud project of the Jobs",
-            )
-        },
+    cloudrun_project: str | None = setting(
+        None,
+        shown_default=_REQUIRED_FOR_CLOUDRUN,
+        example="my-project",
+        help="the Google Cloud project of the Jobs",
     )
-    cloudrun_region: str | None = field(
-        default=None,
-        metadata={
-            SETTING: Setting(
-                key="cloudrunRegion",
-                env="CHALKLINE_CLOUDRUN_REGION",
-                shown_default=_REQUIRED_FOR_CLOUDRUN,
-                example="europe-west1",
-                help="the Cloud Run region",
-            )
-        },
+    cloudrun_region: str | None = setting(
+        None,
+        shown_default=_REQUIRED_FOR_CLOUDRUN,
+        example="europe-west1",
+        help="the Cloud Run region",
     )
-    cloudrun_endpoint: str | None = field(
-        default=None,
-        metadata={
-            SETTING: Setting(
-                key="cloudrunEndpoint",
-                env="CHALKLINE_CLOUDRUN_ENDPOINT",
-                shown_default="Google's, with Application Default Credentials",
-                example="http://127.0.0.1:8123",
-                help="the Admin API endpoint; an `http://` one (an emulator) means "
-                "anonymous credentials",
-            )
-        },
+    cloudrun_endpoint: str | None = setting(
+        None,
+        shown_default="Google's, with Application Default Credentials",
+        example="http://127.0.0.1:8123",
+        help="the Admin API endpoint; an `http://` one (an emulator) means anonymous credentials",
     )
-    cloudrun_image: str | None = field(
-        default=None,
-        metadata={
-            SETTING: Setting(
-                key="cloudrunImage",
-                env="CHALKLINE_CLOUDRUN_IMAGE",
-                shown_default=_REQUIRED_FOR_CLOUDRUN,
-                example="registry.example/chalkline/worker:1",
-                help="the container image of the render and stitch Jobs the operator "
-                "creates or updates at start",
-            )
-        },
+    cloudrun_image: str | None = setting(
+        None,
+        shown_default=_REQUIRED_FOR_CLOUDRUN,
+        example="registry.example/chalkline/worker:1",
+        help="the container image of the render and stitch Jobs the operator "
+        "creates or updates at start",
     )
-    cloudrun_stitch_image: str | None = field(
-        default=None,
-        metadata={
-            SETTING: Setting(
-                key="cloudrunStitchImage",
-                env="CHALKLINE_CLOUDRUN_STITCH_IMAGE",
-                shown_default="`cloudrunImage`",
-                example="registry.example/chalkline/stitcher:1",
-                help="the stitch Jobs' image, e.g. the lighter `docker/stitcher.Dockerfile` "
-                "image without Manim",
-            )
-        },
+    cloudrun_stitch_image: str | None = setting(
+        None,
+        shown_default="`cloudrunImage`",
+        example="registry.example/chalkline/stitcher:1",
+        help="the stitch Jobs' image, e.g. the lighter `docker/stitcher.Dockerfile` "
+        "image without Manim",
     )
-    cloudrun_render_resources: Mapping[str, Mapping[str, str]] = field(
+    cloudrun_render_resources: Mapping[str, Mapping[str, str]] = setting(
         default_factory=dict,
-        metadata={
-            SETTING: Setting(
-                key="cloudrunRenderResources",
-                env="CHALKLINE_CLOUDRUN_RENDER_RESOURCES",
-                parse=_resources,
-                check=_check_render_resources,
-                shown_default="low 2/2Gi, medium 2/4Gi, high 4/8Gi, 4k 4/16Gi",
-                example='{"4k": {"cpu": "8", "memory": "32Gi"}}',
-                help="`{quality: {cpu, memory}}` replacing those qualities' render Job sizes "
-                "(YAML or JSON text in the environment); checked against Cloud Run's "
-                "CPU/memory combinations before any Job is written",
-            )
-        },
+        parse=_resources,
+        check=_check_render_resources,
+        shown_default="low 2/2Gi, medium 2/4Gi, high 4/8Gi, 4k 4/16Gi",
+        example='{"4k": {"cpu": "8", "memory": "32Gi"}}',
+        help="`{quality: {cpu, memory}}` replacing those qualities' render Job sizes "
+        "(YAML or JSON text in the environment); checked against Cloud Run's "
+        "CPU/memory combinations before any Job is written",
     )
-    cloudrun_parallelism: int = field(
-        default=0,
-        metadata={
-            SETTING: Setting(
-                key="cloudrunParallelism",
-                env="CHALKLINE_CLOUDRUN_PARALLELISM",
-                parse=int,
-                bounds=Bounds(at_least=0, at_most=MAX_CLOUDRUN_PARALLELISM, why=_CLOUD_RUN_LIMIT),
-                shown_default="`0` (as many as Cloud Run allows)",
-                example="10",
-                help="tasks of one render execution running at once (a Job setting)",
-            )
-        },
+    cloudrun_parallelism: int = setting(
+        0,
+        parse=int,
+        bounds=Bounds(at_least=0, at_most=MAX_CLOUDRUN_PARALLELISM, why=_CLOUD_RUN_LIMIT),
+        shown_default="`0` (as many as Cloud Run allows)",
+        example="10",
+        help="tasks of one render execution running at once (a Job setting)",
     )
-    cloudrun_task_timeout_seconds: int = field(
-        default=3600,
-        metadata={
-            SETTING: Setting(
-                key="cloudrunTaskTimeoutSeconds",
-                env="CHALKLINE_CLOUDRUN_TASK_TIMEOUT_SECONDS",
-                parse=int,
-                bounds=Bounds(at_least=1, at_most=MAX_TASK_SECONDS, why=_CLOUD_RUN_LIMIT),
-                example="7200",
-                help="one render task's timeout, in seconds",
-            )
-        },
+    cloudrun_task_timeout_seconds: int = setting(
+        3600,
+        parse=int,
+        bounds=Bounds(at_least=1, at_most=MAX_TASK_SECONDS, why=_CLOUD_RUN_LIMIT),
+        example="7200",
+        help="one render task's timeout, in seconds",
     )
-    cloudrun_max_retries: int = field(
-        default=1,
-        metadata={
-            SETTING: Setting(
-                key="cloudrunMaxRetries",
-                env="CHALKLINE_CLOUDRUN_MAX_RETRIES",
-                parse=int,
-                bounds=Bounds(at_least=0, at_most=MAX_CLOUDRUN_RETRIES, why=_CLOUD_RUN_LIMIT),
-                example="3",
-                help="Cloud Run's own retries of a failed render task, before the "
-                "reconciler's `spec.retries` re-runs the failed scenes in a new execution",
-            )
-        },
+    cloudrun_max_retries: int = setting(
+        1,
+        parse=int,
+        bounds=Bounds(at_least=0, at_most=MAX_CLOUDRUN_RETRIES, why=_CLOUD_RUN_LIMIT),
+        example="3",
+        help="Cloud Run's own retries of a failed render task, before the "
+        "reconciler's `spec.retries` re-runs the failed scenes in a new execution",
     )
-    cloudrun_service_account: str | None = field(
-        default=None,
-        metadata={
-            SETTING: Setting(
-                key="cloudrunServiceAccount",
-                env="CHALKLINE_CLOUDRUN_SERVICE_ACCOUNT",
-                shown_default="Cloud Run's default",
-                example="renderer@my-project.iam.gserviceaccount.com",
-                help="the service account the Jobs' tasks run as (needs read/write on the bucket)",
-            )
-        },
+    cloudrun_service_account: str | None = setting(
+        None,
+        shown_default="Cloud Run's default",
+        example="renderer@my-project.iam.gserviceaccount.com",
+        help="the service account the Jobs' tasks run as (needs read/write on the bucket)",
     )
-    cloudrun_command: tuple[str, ...] = field(
-        default=("chalkline",),
-        metadata={
-            SETTING: Setting(
-                key="cloudrunCommand",
-                env="CHALKLINE_CLOUDRUN_COMMAND",
-                parse=_words,
-                check=_check_not_empty,
-                example="python -m chalkline",
-                help="the Jobs' container command (a list in YAML, a shell-quoted string in "
-                "the environment); the args add `worker` or `stitch`",
-            )
-        },
+    cloudrun_command: tuple[str, ...] = setting(
+        ("chalkline",),
+        parse=_words,
+        check=_check_not_empty,
+        example="python -m chalkline",
+        help="the Jobs' container command (a list in YAML, a shell-quoted string in "
+        "the environment); the args add `worker` or `stitch`",
     )
-    cloudrun_poll_interval: float = field(
-        default=5.0,
-        metadata={
-            SETTING: Setting(
-                key="cloudrunPollInterval",
-                env="CHALKLINE_CLOUDRUN_POLL_INTERVAL",
-                parse=float,
-                bounds=Bounds(at_least=0),
-                example="10",
-                help="least seconds between two Admin API reads of one execution (its read quota)",
-            )
-        },
+    cloudrun_poll_interval: float = setting(
+        5.0,
+        parse=float,
+        bounds=Bounds(at_least=0),
+        example="10",
+        help="least seconds between two Admin API reads of one execution (its read quota)",
     )
-    signed_url_seconds: int = field(
-        default=0,
-        metadata={
-            SETTING: Setting(
-                key="signedUrlSeconds",
-                env="CHALKLINE_SIGNED_URL_SECONDS",
-                parse=int,
-                bounds=Bounds(
-                    at_least=0,
-                    at_most=MAX_SIGNED_URL_SECONDS,
-                    why="0 turns signed links off, and Cloud Storage lets a V4 signed URL "
-                    f"live at most {MAX_SIGNED_URL_SECONDS} (7 days)",
-                ),
-                shown_default="`0` (off)",
-                example="86400",
-                help="when a job succeeds, sign a link to its video valid this many seconds "
-                "into `status.videoUrl`; needs `gs://` outputs and credentials that can sign "
-                '(see "Storage")',
-            )
-        },
+    signed_url_seconds: int = setting(
+        0,
+        parse=int,
+        bounds=Bounds(
+            at_least=0,
+            at_most=MAX_SIGNED_URL_SECONDS,
+            why="0 turns signed links off, and Cloud Storage lets a V4 signed URL "
+            f"live at most {MAX_SIGNED_URL_SECONDS} (7 days)",
+        ),
+        shown_default="`0` (off)",
+        example="86400",
+        help="when a job succeeds, sign a link to its video valid this many seconds "
+        "into `status.videoUrl`; needs `gs://` outputs and credentials that can sign "
+        '(see "Storage")',
     )
 
 
@@ -471,7 +357,19 @@ def _bound(spec: Field[Any]) -> Setting:
         raise TypeError(f"OperatorConfig.{spec.name} has no Setting in its metadata")
     factory: Any = spec.default_factory
     default = factory() if spec.default is MISSING else spec.default
-    return replace(declared, name=spec.name, type_name=str(spec.type), default=default)
+    return replace(
+        declared,
+        key=declared.key or _camel(spec.name),
+        env=declared.env or f"CHALKLINE_{spec.name.upper()}",
+        name=spec.name,
+        type_name=str(spec.type),
+        default=default,
+    )
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(word.title() for word in rest)
 
 
 #: Every setting, in the order of OperatorConfig's fields.
