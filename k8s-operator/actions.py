@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from chalkline.core.layout import JobRef
 from chalkline.executors.base import RenderWork, StitchWork
 
 
@@ -25,12 +26,15 @@ class LaunchRender:
     parallelism: int
     #: Where the executor keeps its work orders (the RenderJob's scratch folder).
     scratch_uri: str
+    #: The RenderJob the work is for (Kubernetes Jobs carry its labels and owner).
+    owner: JobRef | None = None
 
 
 @dataclass(frozen=True)
 class LaunchStitch:
     key: str
     work: StitchWork
+    owner: JobRef | None = None
 
 
 @dataclass(frozen=True)

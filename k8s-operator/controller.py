@@ -119,9 +119,12 @@ class Controller:
                     list(action.work),
                     action.parallelism,
                     scratch_uri=action.scratch_uri,
+                    owner=action.owner,
                 )
             elif isinstance(action, LaunchStitch):
-                execution["stitch"] = self.executor.launch_stitch(action.key, action.work)
+                execution["stitch"] = self.executor.launch_stitch(
+                    action.key, action.work, owner=action.owner
+                )
             elif isinstance(action, Cancel):
                 self.executor.cancel(action.handle)
             elif isinstance(action, SignVideoUrl):

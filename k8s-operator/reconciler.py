@@ -336,7 +336,7 @@ class _Step:
         )
         key = f"{self.job.uid}-g{self.job.generation}-a{attempt}-l{lost}"
         scratch = self.layout.scratch(self.job)
-        self.actions.append(LaunchRender(key, work, spec.parallelism, scratch))
+        self.actions.append(LaunchRender(key, work, spec.parallelism, scratch, self.job))
 
     # --- stitching ---------------------------------------------------------------
 
@@ -407,7 +407,7 @@ class _Step:
             scratch_uri=self.layout.scratch(self.job),
         )
         key = f"{self.job.uid}-g{self.job.generation}-stitch-{self.execution.stitch_restarts}"
-        self.actions.append(LaunchStitch(key, work))
+        self.actions.append(LaunchStitch(key, work, self.job))
         self._emit(
             "Normal",
             "Stitching",

@@ -18,7 +18,7 @@ from chalkline.cli.options import quality_option, refuse_options_beside_plan
 from chalkline.core.errors import InvalidSpec
 from chalkline.core.layout import clip_name, script_hash
 from chalkline.core.outputs import check_writable_folder
-from chalkline.core.records import PLAN_ENV, TASK_INDEX_ENV, ClipManifest
+from chalkline.core.records import PLAN_ENV, TASK_INDEX_ENVS, ClipManifest
 from chalkline.core.scenes import discover_scenes_in_file, select_scenes
 from chalkline.drivers.local_render import default_cache_dir
 from chalkline.worker.render import render_task
@@ -48,7 +48,8 @@ LOCAL_OPTIONS = {
     "--task-index",
     type=click.IntRange(min=0),
     default=None,
-    help=f"With --plan: which planned task to run (default: env {TASK_INDEX_ENV}, else 0).",
+    help="With --plan: which planned task to run "
+    f"(default: env {' or '.join(TASK_INDEX_ENVS)}, else 0).",
 )
 @click.option("--script", type=click.Path(path_type=Path), help="The Manim script.")
 @click.option("--scene", help="The one Scene class to render.")
@@ -122,13 +123,17 @@ def worker(
 
 
 def _task_index_from_env() -> int:
-    text = os.environ.get(TASK_INDEX_ENV, "0")
+    """The index the platform gave this container (Cloud Run or an Indexed Job), else 0."""
+    variable = next((name for name in TASK_INDEX_ENVS if os.environ.get(name)), None)
+    if variable is None:
+        return 0
+    text = os.environ[variable]
     try:
         value = int(text)
     except ValueError:
         value = -1
     if value < 0:
-        raise InvalidSpec(f"{TASK_INDEX_ENV}={text!r} is not a task index (0, 1, 2, ...)")
+        raise InvalidSpec(f"{variable}={text!r} is not a task index (0, 1, 2, ...)")
     return value
 
 

@@ -2,7 +2,8 @@
 
 A remote execution runs N copies of one container; each copy learns only the
 URI of its work order (``CHALKLINE_PLAN``) and its task index
-(``CLOUD_RUN_TASK_INDEX`` on Cloud Run). Three records travel between the
+(``CLOUD_RUN_TASK_INDEX`` on Cloud Run, ``JOB_COMPLETION_INDEX`` in a
+Kubernetes Indexed Job). Three records travel between the
 operator (or a laptop), the workers and the stitcher, each defined here once:
 
 - :class:`RenderPlan`: which scene each task of a render execution renders,
@@ -31,8 +32,9 @@ PLAN_VERSION = 1
 PLAN_ENV = "CHALKLINE_PLAN"
 #: The idempotency key an execution was launched with (found again after a restart).
 KEY_ENV = "CHALKLINE_KEY"
-#: Which task of the plan this container runs, as the platform sets it.
-TASK_INDEX_ENV = "CLOUD_RUN_TASK_INDEX"
+#: Which task of the plan this container runs, as each platform sets it: Cloud
+#: Run Jobs, and Kubernetes Indexed Jobs.
+TASK_INDEX_ENVS = ("CLOUD_RUN_TASK_INDEX", "JOB_COMPLETION_INDEX")
 
 
 class BlobStore(Protocol):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from chalkline.core.layout import JobRef
 from chalkline.core.records import ClipManifest
 
 TaskPhase = Literal["Pending", "Running", "Succeeded", "Failed", "Cancelled"]
@@ -94,16 +95,24 @@ class Executor(Protocol):
     name: str
 
     def launch_render(
-        self, key: str, work: list[RenderWork], parallelism: int, *, scratch_uri: str
+        self,
+        key: str,
+        work: list[RenderWork],
+        parallelism: int,
+        *,
+        scratch_uri: str,
+        owner: JobRef | None = None,
     ) -> str:
         """Start rendering ``work``; return the execution's handle (same key, same handle).
 
         ``scratch_uri`` is where the executor may keep its work orders (see
-        :meth:`chalkline.core.layout.Layout.scratch`).
+        :meth:`chalkline.core.layout.Layout.scratch`); ``owner`` is the
+        RenderJob the work is for, for executors whose executions can name
+        it (Kubernetes Jobs: labels and owner references).
         """
         ...
 
-    def launch_stitch(self, key: str, work: StitchWork) -> str: ...
+    def launch_stitch(self, key: str, work: StitchWork, *, owner: JobRef | None = None) -> str: ...
 
     def poll(self, handle: str) -> ExecutionReport:
         """The execution's state; ``Unknown`` when this executor has never heard of it."""

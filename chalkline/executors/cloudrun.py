@@ -40,6 +40,7 @@ from google.cloud import run_v2
 
 from chalkline.core.errors import ChalklineError, InvalidSpec
 from chalkline.core.layout import (
+    JobRef,
     failure_uri,
     manifest_uri,
     render_plan_uri,
@@ -159,7 +160,13 @@ class CloudRunExecutor:
     # --- the Executor contract ------------------------------------------------------
 
     def launch_render(
-        self, key: str, work: list[RenderWork], parallelism: int, *, scratch_uri: str
+        self,
+        key: str,
+        work: list[RenderWork],
+        parallelism: int,
+        *,
+        scratch_uri: str,
+        owner: JobRef | None = None,
     ) -> str:
         quality, script = _one_of(work, "quality"), _one_of(work, "script_uri")
         if quality not in self.config.render_resources:
@@ -180,7 +187,7 @@ class CloudRunExecutor:
         write_plan(self.storage, plan_uri, plan)
         return self._run(key, job, plan_uri, task_count=len(work), timeout_s=None)
 
-    def launch_stitch(self, key: str, work: StitchWork) -> str:
+    def launch_stitch(self, key: str, work: StitchWork, *, owner: JobRef | None = None) -> str:
         if work.tier == "auto":
             raise InvalidSpec("a stitch must be given its tier before it is launched")
         job = self.config.job_path(self.config.stitch_job_name(work.tier))

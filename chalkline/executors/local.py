@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from chalkline.core.errors import ChalklineError
-from chalkline.core.layout import basename, manifest_uri
+from chalkline.core.layout import JobRef, basename, manifest_uri
 from chalkline.core.records import ClipManifest, write_manifest
 from chalkline.executors.base import (
     ExecutionPhase,
@@ -97,7 +97,13 @@ class LocalExecutor:
     # --- the Executor contract -------------------------------------------------
 
     def launch_render(
-        self, key: str, work: list[RenderWork], parallelism: int, *, scratch_uri: str
+        self,
+        key: str,
+        work: list[RenderWork],
+        parallelism: int,
+        *,
+        scratch_uri: str,
+        owner: JobRef | None = None,
     ) -> str:
         """Queue ``work`` on the pool; ``scratch_uri`` is not needed on this machine."""
         with self._lock:
@@ -110,7 +116,7 @@ class LocalExecutor:
         self._commands.put(lambda pool: self._submit(pool, handle, work))
         return handle
 
-    def launch_stitch(self, key: str, work: StitchWork) -> str:
+    def launch_stitch(self, key: str, work: StitchWork, *, owner: JobRef | None = None) -> str:
         with self._lock:
             if key in self._by_key:
                 return self._by_key[key]

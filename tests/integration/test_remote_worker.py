@@ -73,7 +73,8 @@ def test_each_task_renders_its_scene_and_the_order_joins_them(
     clips = [board.join("jobs", "j1", "clips", name) for name in ["000-Red.mp4", "001-Green.mp4"]]
 
     first = chalkline("worker", "--plan", plan_uri, CLOUD_RUN_TASK_INDEX="0")
-    second = chalkline("worker", CHALKLINE_PLAN=plan_uri, CLOUD_RUN_TASK_INDEX="1")
+    # As a pod of a Kubernetes Indexed Job learns its index.
+    second = chalkline("worker", CHALKLINE_PLAN=plan_uri, JOB_COMPLETION_INDEX="1")
 
     for result, clip, (index, scene, frames) in zip(
         [first, second], clips, [(0, "Red", 3), (1, "Green", 6)], strict=True
