@@ -136,15 +136,36 @@ def _words(value: Any) -> tuple[str, ...]:
     return tuple(shlex.split(value) if isinstance(value, str) else map(str, value))
 
 
-def _resources(value: Any) -> dict[str, Any]:
-    """A mapping in the YAML file; YAML (or JSON) text in the environment."""
+def _yaml(value: Any) -> Any:
+    """A value as the YAML file holds it; YAML (or JSON) text in the environment."""
     try:
-        parsed = yaml.safe_load(value) if isinstance(value, str) else value
+        return yaml.safe_load(value) if isinstance(value, str) else value
     except yaml.YAMLError as err:
         raise ValueError(str(err)) from None
+
+
+def _resources(value: Any) -> dict[str, Any]:
+    """``{quality: {cpu, memory}}``; checked by :func:`_check_render_resources`."""
+    parsed = _yaml(value)
     if not isinstance(parsed, Mapping):
         raise TypeError("not a mapping")
     return {str(quality): limits for quality, limits in parsed.items()}
+
+
+def _string_map(value: Any) -> dict[str, str]:
+    """Labels or a node selector: names to text."""
+    parsed = _yaml(value)
+    if not isinstance(parsed, Mapping):
+        raise TypeError("not a mapping")
+    return {str(k): str(v) for k, v in parsed.items()}
+
+
+def _list_of_maps(value: Any) -> tuple[dict[str, Any], ...]:
+    """Tolerations: a list of objects, passed to the pods as they are."""
+    parsed = _yaml(value)
+    if not isinstance(parsed, list) or not all(isinstance(item, Mapping) for item in parsed):
+        raise TypeError("not a list of mappings")
+    return tuple(dict(item) for item in parsed)
 
 
 def _check_render_resources(label: str, value: Mapping[str, Any]) -> None:
@@ -192,11 +213,13 @@ class OperatorConfig:
     backend: str = setting(
         "local",
         flag=Flag("--backend"),
-        choices=("local", "cloudrun"),
+        choices=("local", "cloudrun", "kubernetes"),
         example="cloudrun",
-        help="where tasks run when a RenderJob does not say; `cloudrun` runs them "
-        'as Cloud Run Jobs (see the `cloudrun*` keys and "Cloud Run") and needs '
-        "gs:// `storage`",
+        help="where tasks run when a RenderJob does not say: `local` in the operator's "
+        "own process pool (development: user scripts run beside the operator's "
+        'credentials), `cloudrun` as Cloud Run Jobs (the `cloudrun*` keys, "Cloud Run"; '
+        "gs:// `storage`), `kubernetes` as Jobs on this cluster (the `kubernetes*` keys, "
+        '"Kubernetes Jobs")',
     )
     storage: str = setting(
         "file:///var/lib/chalkline",
@@ -332,6 +355,111 @@ class OperatorConfig:
         bounds=Bounds(at_least=0),
         example="10",
         help="least seconds between two Admin API reads of one execution (its read quota)",
+    )
+    kubernetes_image: str | None = setting(
+        None,
+        shown_default="none (required for `kubernetes`)",
+        example="registry.example/chalkline/worker:1",
+        help="the worker image the render and stitch Jobs' pods run",
+    )
+    kubernetes_stitch_image: str | None = setting(
+        None,
+        shown_default="`kubernetesImage`",
+        example="registry.example/chalkline/stitcher:1",
+        help="the stitch Jobs' image, e.g. the stitcher image without Manim",
+    )
+    kubernetes_namespace: str | None = setting(
+        None,
+        shown_default="the RenderJob's namespace",
+        example="chalkline-jobs",
+        help="where the Jobs run; in the RenderJob's own namespace they are owned by it "
+        "(garbage-collected with it) and count against that namespace's quotas",
+    )
+    kubernetes_command: tuple[str, ...] = setting(
+        ("chalkline",),
+        parse=_words,
+        check=_check_not_empty,
+        example="python -m chalkline",
+        help="the pods' container command; the args add `worker` or `stitch`",
+    )
+    kubernetes_render_resources: Mapping[str, Mapping[str, str]] = setting(
+        default_factory=dict,
+        parse=_resources,
+        check=_check_render_resources,
+        shown_default="low 2/2Gi, medium 2/4Gi, high 4/8Gi, 4k 4/16Gi",
+        example='{"high": {"cpu": "3", "memory": "6Gi"}}',
+        help="`{quality: {cpu, memory}}` replacing those qualities' render pod requests "
+        "and limits (equal: Guaranteed QoS); stitch pods are sized by the tier table",
+    )
+    kubernetes_retries_per_index: int = setting(
+        1,
+        parse=int,
+        bounds=Bounds(at_least=0, at_most=10),
+        example="2",
+        help="retries of one failed render task (a crash, an eviction) by the Job "
+        "controller; a failure of the script itself is never retried",
+    )
+    kubernetes_task_timeout_seconds: int = setting(
+        3600,
+        parse=int,
+        bounds=Bounds(at_least=1),
+        example="7200",
+        help="one render pod's deadline (`activeDeadlineSeconds`), in seconds",
+    )
+    kubernetes_ttl_seconds_after_finished: int = setting(
+        3600,
+        parse=int,
+        bounds=Bounds(at_least=0),
+        example="600",
+        help="how long a finished Job stays for inspection before the cluster deletes it",
+    )
+    kubernetes_service_account: str | None = setting(
+        None,
+        shown_default="the namespace's `default`",
+        example="renderer",
+        help="the pods' service account (its token is never mounted; for Workload "
+        "Identity to gs://)",
+    )
+    kubernetes_node_selector: Mapping[str, str] = setting(
+        default_factory=dict,
+        parse=_string_map,
+        shown_default="none",
+        example='{"pool": "render"}',
+        help="the pods' `nodeSelector`",
+    )
+    kubernetes_tolerations: tuple[Mapping[str, Any], ...] = setting(
+        (),
+        parse=_list_of_maps,
+        shown_default="none",
+        example='[{"key": "render", "operator": "Exists", "effect": "NoSchedule"}]',
+        help="the pods' `tolerations`",
+    )
+    kubernetes_priority_class: str | None = setting(
+        None,
+        shown_default="none",
+        example="batch-low",
+        help="the pods' `priorityClassName`",
+    )
+    kubernetes_image_pull_secrets: tuple[str, ...] = setting(
+        (),
+        parse=_words,
+        shown_default="none",
+        example="regcred",
+        help="names of the Secrets the pods pull images with",
+    )
+    kubernetes_labels: Mapping[str, str] = setting(
+        default_factory=dict,
+        parse=_string_map,
+        shown_default="none",
+        example='{"kueue.x-k8s.io/queue-name": "renders"}',
+        help="extra labels on every Job and pod, e.g. a Kueue queue name",
+    )
+    kubernetes_storage_claim: str | None = setting(
+        None,
+        shown_default="none (gs:// storage)",
+        example="chalkline-storage",
+        help="a ReadWriteMany PersistentVolumeClaim holding a file:// `storage` root, "
+        "mounted in the pods at the root's path (mount it there in the operator too)",
     )
     signed_url_seconds: int = setting(
         0,

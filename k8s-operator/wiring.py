@@ -15,6 +15,7 @@ from chalkline.stitcher.tier_table import load_tier_table
 from chalkline.storage import Storage, open_storage
 
 _DOCS_HINT = "see docs/configuration.md, sections 'Operator' and 'Cloud Run'"
+_KUBERNETES_HINT = "see docs/configuration.md, sections 'Operator' and 'Kubernetes Jobs'"
 
 
 def build_controller(
@@ -28,6 +29,8 @@ def build_controller(
     executor: Executor
     if config.backend == "cloudrun":
         executor = cloudrun_executor(config, storage, os.environ if env is None else env)
+    elif config.backend == "kubernetes":
+        executor = kubernetes_executor(config, storage)
     else:
         executor = LocalExecutor(storage, config.cache_dir, config.workers)
     settings = Settings(
@@ -72,3 +75,54 @@ def cloudrun_executor(config: OperatorConfig, storage: Storage, env: Mapping[str
         executor.close()
         raise
     return executor
+
+
+def kubernetes_executor(config: OperatorConfig, storage: Storage) -> Executor:
+    """An executor that runs tasks as Jobs on the cluster of the operator's credentials.
+
+    The pods must reach the storage the operator uses: gs:// directly, or a
+    file:// root on a ReadWriteMany claim mounted at the same path.
+    """
+    # Imported here: other backends never load the Jobs executor.
+    from chalkline.executors.kubernetes import KubernetesExecutor
+    from chalkline.executors.kubernetes_jobs import (
+        DEFAULT_RENDER_SIZES,
+        KubernetesJobsConfig,
+        PodSize,
+    )
+
+    if not config.kubernetes_image:
+        raise InvalidSpec(
+            "the kubernetes backend needs a container image",
+            hint="set kubernetesImage in the config file or CHALKLINE_KUBERNETES_IMAGE; "
+            + _KUBERNETES_HINT,
+        )
+    local_root = storage.local_path(storage.root_uri)
+    if local_root is not None and not config.kubernetes_storage_claim:
+        raise InvalidSpec(
+            f"the kubernetes backend's pods cannot see {storage.root_uri} on the operator's disk",
+            hint="use gs:// storage, or a ReadWriteMany claim (kubernetesStorageClaim) mounted "
+            "at that path in the operator; " + _KUBERNETES_HINT,
+        )
+    sizes = dict(DEFAULT_RENDER_SIZES)
+    for quality, limits in config.kubernetes_render_resources.items():
+        sizes[quality] = PodSize(str(limits["cpu"]), str(limits["memory"]))
+    jobs = KubernetesJobsConfig(
+        image=config.kubernetes_image,
+        namespace=config.kubernetes_namespace,
+        stitch_image=config.kubernetes_stitch_image,
+        command=config.kubernetes_command,
+        render_sizes=sizes,
+        retries_per_index=config.kubernetes_retries_per_index,
+        ttl_seconds_after_finished=config.kubernetes_ttl_seconds_after_finished,
+        task_timeout_seconds=config.kubernetes_task_timeout_seconds,
+        service_account=config.kubernetes_service_account,
+        node_selector=config.kubernetes_node_selector,
+        tolerations=config.kubernetes_tolerations,
+        priority_class=config.kubernetes_priority_class,
+        image_pull_secrets=config.kubernetes_image_pull_secrets,
+        labels=config.kubernetes_labels,
+        storage_claim=config.kubernetes_storage_claim,
+        storage_path=str(local_root) if local_root is not None else None,
+    )
+    return KubernetesExecutor(storage, jobs, load_tier_table(config.tiers))

@@ -17,8 +17,8 @@ from typing import Any, Literal
 from chalkline.core.errors import InvalidSpec
 from chalkline.core.quality import QUALITIES
 
-Backend = Literal["local", "cloudrun"]
-BACKENDS: tuple[Backend, ...] = ("local", "cloudrun")
+Backend = Literal["local", "cloudrun", "kubernetes"]
+BACKENDS: tuple[Backend, ...] = ("local", "cloudrun", "kubernetes")
 TIERS = ("auto", "small", "medium", "large", "xlarge")
 URI_PATTERN = re.compile(r"^(gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]/.+|file:///.+)$")
 VIDEO_URI_PATTERN = re.compile(

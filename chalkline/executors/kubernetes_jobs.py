@@ -246,6 +246,8 @@ def _pod_template(
         "containers": [container],
         "volumes": volumes,
     }
+    if intent.role == "render" and config.task_timeout_seconds is not None:
+        pod["activeDeadlineSeconds"] = config.task_timeout_seconds
     if config.service_account:
         pod["serviceAccountName"] = config.service_account
     if config.node_selector:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import fields
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 from chalkline.cli.operator_cmd import flag_overrides, operator
 from chalkline.core.errors import InvalidSpec
 from chalkline.operator.config import SETTINGS, Bounds, OperatorConfig, Setting, load_config
+from chalkline.operator.wiring import build_controller
 
 
 def test_defaults_without_file_env_or_flags() -> None:
@@ -224,11 +226,13 @@ def test_operator_help_lists_every_flag_with_its_variable() -> None:
     result = CliRunner().invoke(operator, ["--help"], terminal_width=400)
 
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    # Each option's block: its line and the wrapped help under it, up to the next option.
+    blocks = re.split(r"\n(?=  -)", result.output)
     for setting in SETTINGS:
         if setting.flag:
-            line = next(line for line in lines if f"{setting.flag.name} " in line)
-            assert f"[env var: {setting.env}]" in line
+            flag = f"{setting.flag.name} "
+            block = next(b for b in blocks if flag in b.splitlines()[0])
+            assert f"[env var: {setting.env}]" in " ".join(block.split())
 
 
 def test_flags_reach_the_loader_under_their_keys_and_beat_the_environment() -> None:
@@ -262,3 +266,19 @@ def test_a_callers_defaults_yield_to_the_file_the_environment_and_flags(tmp_path
     flags = {"storage": "file:///from/flag"}
     assert load_config(config, flags, env=env, defaults=laptop).storage == "file:///from/flag"
     assert str(load_config(None, {}, env={}, defaults=laptop).cache_dir) == "/home/me/.cache"
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"kubernetesStorageClaim": "shared"}, "the kubernetes backend needs a container image"),
+        ({"kubernetesImage": "worker:1"}, "the kubernetes backend's pods cannot see file://"),
+    ],
+)
+def test_the_kubernetes_backend_refuses_what_its_pods_could_not_use(
+    settings: dict[str, str], expected: str, tmp_path: Path
+) -> None:
+    overrides = {"backend": "kubernetes", "storage": f"file://{tmp_path}", **settings}
+    config = load_config(None, overrides, env={})
+    with pytest.raises(InvalidSpec, match=re.escape(expected)):
+        build_controller(config, lambda ns, name: None, env={})
