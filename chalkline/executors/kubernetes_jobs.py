@@ -209,7 +209,8 @@ def _pod_template(
     config: KubernetesJobsConfig, intent: JobIntent, labels: Mapping[str, str]
 ) -> dict[str, Any]:
     image = config.image if intent.role == "render" else (config.stitch_image or config.image)
-    env = {**config.env, PLAN_ENV: intent.plan_uri, KEY_ENV: intent.key}
+    # HOME: Manim, fontconfig and Pango write caches there, and the root is read-only.
+    env = {**config.env, PLAN_ENV: intent.plan_uri, KEY_ENV: intent.key, "HOME": "/tmp"}
     mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
     if config.storage_claim and config.storage_path:

@@ -39,7 +39,7 @@ def test_a_render_is_one_indexed_job_of_one_pod_per_task() -> None:
     container = pod(job)["containers"][0]
     assert container["command"] == ["chalkline"] and container["args"] == ["worker"]
     env = {e["name"]: e["value"] for e in container["env"]}
-    assert env == {PLAN_ENV: "gs://b/plan.json", KEY_ENV: "u-1-g2-a0-l0"}
+    assert env == {PLAN_ENV: "gs://b/plan.json", KEY_ENV: "u-1-g2-a0-l0", "HOME": "/tmp"}
     assert pod(job)["restartPolicy"] == "Never"
 
 
