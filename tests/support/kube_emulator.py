@@ -20,13 +20,15 @@ watch from a version
     loses changes between a client's list and its watch (``kubectl delete``
     then waits for a DELETED event that never comes).
 generation
-    ``metadata.generation`` starts at 1 and grows by one whenever ``spec``
-    changes; nothing else moves it. The operator tells a user's spec change
-    from its own status writes by it, and reports it as observedGeneration.
+    ``metadata.generation`` (custom resources, Jobs and Pods) starts at 1 and
+    grows by one whenever ``spec`` changes; nothing else moves it. The
+    operator tells a user's spec change from its own status writes by it,
+    and reports it as observedGeneration.
 status subresource
-    For a CRD with ``subresources: {status: {}}``, a patch of ``/status``
-    changes status only, a patch of the object never changes status, and a
-    create drops status, as the API server enforces.
+    For a CRD with ``subresources: {status: {}}``, and for Jobs and Pods, a
+    patch of ``/status`` changes status only, a patch of the object never
+    changes status, and a create drops status (a Pod starts ``Pending``), as
+    the API server enforces.
 server-set metadata
     ``generateName`` (Kopf posts every Event with it: without it the second
     Event conflicts with the first), ``uid``, ``creationTimestamp``; clients
@@ -35,6 +37,18 @@ delete and finalizers
     An object with finalizers gets a ``deletionTimestamp`` and stays until a
     patch removes its last finalizer; then, or at once without finalizers, it
     is gone, with a DELETED event that has a version of its own.
+garbage collection
+    When an object is gone, its dependents (objects whose ``ownerReferences``
+    name its uid) are deleted too, unless the delete asked to orphan them
+    (``propagationPolicy=Orphan``, as a query parameter or in the
+    DeleteOptions body, or the older ``orphanDependents``): then the
+    reference to the owner is taken off them. A delete that names no policy
+    takes the resource's default, which for ``batch/v1`` Jobs is Orphan (their
+    pods stay and keep running) and for everything else Background. The real
+    garbage collector does this a moment later and through finalizers
+    (``orphan``, ``foregroundDeletion``); here it happens in the same request,
+    so Foreground behaves like Background. A dependent with another owner
+    still alive loses only its reference to the one that went.
 no-op patches
     A patch that changes nothing changes no version and notifies nobody.
 errors
@@ -46,6 +60,15 @@ CRDs
     Creating a CustomResourceDefinition serves its resource (with the printer
     columns kubectl shows), so a walkthrough can start with
     ``kubectl apply -f crds/renderjob.yaml``.
+Jobs and Pods
+    ``batch/v1`` ``jobs`` and ``v1`` ``pods`` are served with the rules
+    above, so the real operator can run its Jobs here; nothing runs them
+    unless a test starts :class:`tests.support.kube_node.FakeNode` (the Job
+    controller and the kubelet). No defaults are filled in (``spec.selector``,
+    ``backoffLimit``...) and nothing is validated.
+server version
+    ``GET /version`` says v1.33.0: clients choose Job fields by it (the
+    operator uses ``backoffLimitPerIndex``, GA in 1.33, when it may).
 
 Selectors and server-side Tables for kubectl are in
 :mod:`tests.support.kubectl_support`. The emulator runs on one event loop; see
@@ -81,7 +104,16 @@ VERBS = frozenset({"get", "list", "watch", "create", "patch", "delete"})
 #: Changes kept per resource for watches from a version (etcd compacts, too).
 LOG_LIMIT = 10_000
 
+#: The Kubernetes release the emulator claims to be, at ``GET /version``.
+SERVER_VERSION = (1, 33, 0)
+
 CRDS = kmock.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+JOBS = kmock.resource("batch", "v1", "jobs")
+
+#: What a delete does to dependents when it names no policy (see the module docstring).
+DEFAULT_PROPAGATION = "Background"
+ORPHANING_BY_DEFAULT = frozenset({JOBS})
+PROPAGATION_POLICIES = frozenset({"Orphan", "Background", "Foreground"})
 
 
 @dataclass(frozen=True)
@@ -91,9 +123,10 @@ class Kind:
     kind: str
     api_version: str
     namespaced: bool
-    custom: bool = False
+    generation: bool = False
     status_subresource: bool = False
     printer_columns: tuple[Mapping[str, Any], ...] = ()
+    initial_status: Mapping[str, Any] | None = None  # what a create sets, when it drops status
 
 
 @dataclass
@@ -141,6 +174,8 @@ class ApiServerEmulator(kmock.KubernetesEmulator):
     _kinds: dict[kmock.resource, Kind] = attrs.field(factory=dict, init=False)
     _logs: dict[kmock.resource, ChangeLog] = attrs.field(factory=dict, init=False)
     _closing: bool = attrs.field(default=False, init=False)
+    # The propagation policy of a delete that waits for finalizers, by uid.
+    _policies: dict[str, str] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -151,6 +186,8 @@ class ApiServerEmulator(kmock.KubernetesEmulator):
             << kmock.headers({"Content-Type": "application/json"})
             << self._serve_watch
         )
+        # The kubernetes client's VersionApi asks for "/version/"; kmock serves "/version" only.
+        answers["get /version/"] << self._serve_server_version
         # 201 Created, as real servers answer: the kubernetes client reads no body from a 200.
         answers[kmock.action.CREATE] << 201 << self._serve_create
         # Kopf waits for namespaces and events in the discovery before it watches
@@ -165,6 +202,23 @@ class ApiServerEmulator(kmock.KubernetesEmulator):
             namespaced=False,
             shortnames=("crd", "crds"),
         )
+        # The kubernetes backend runs renders as Jobs (tests.support.kube_node runs their pods).
+        self.declare(
+            "batch/v1",
+            "jobs",
+            "Job",
+            namespaced=True,
+            details=Kind("Job", "batch/v1", True, generation=True, status_subresource=True),
+        )
+        pods = Kind(
+            "Pod",
+            "v1",
+            namespaced=True,
+            generation=True,
+            status_subresource=True,
+            initial_status={"phase": "Pending"},
+        )
+        self.declare("v1", "pods", "Pod", namespaced=True, shortnames=("po",), details=pods)
 
     # --- declaring resources -----------------------------------------------------
 
@@ -210,7 +264,7 @@ class ApiServerEmulator(kmock.KubernetesEmulator):
                 kind=names["kind"],
                 api_version=api_version,
                 namespaced=namespaced,
-                custom=True,
+                generation=True,
                 status_subresource="status" in (version.get("subresources") or {}),
                 printer_columns=tuple(version.get("additionalPrinterColumns") or ()),
             )
@@ -272,10 +326,12 @@ class ApiServerEmulator(kmock.KubernetesEmulator):
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = _now()
         meta["resourceVersion"] = self._next_revision()
-        if kind.custom:
+        if kind.generation:
             meta["generation"] = 1
         if kind.status_subresource:
             obj.pop("status", None)
+        if kind.initial_status is not None:
+            obj["status"] = copy.deepcopy(dict(kind.initial_status))
         if resource == CRDS:
             obj["status"] = _established(obj)
             self.serve_crd(obj)
@@ -300,33 +356,62 @@ class ApiServerEmulator(kmock.KubernetesEmulator):
         new = _server_rules(old, patched, kind, request.subresource)
         if new == old:
             return  # a no-op patch: no new version, no event
-        new["metadata"]["resourceVersion"] = self._next_revision()
-        self.objects[key].history.append(new)
-        await self._log(resource, "MODIFIED", new)
+        await self._modify(resource, key, new)
         if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
             await self._remove(resource, key, new)
 
     async def _delete(self, request: kmock.Request) -> None:
         resource, _ = self._kind_of(request)
         key, obj = self._existing(request)
+        await self._delete_object(resource, key, obj, _propagation(request))
+
+    async def _delete_object(
+        self, resource: kmock.resource, key: Key, obj: Obj, policy: str | None
+    ) -> None:
         meta = obj["metadata"]
         if not meta.get("finalizers"):
-            await self._remove(resource, key, obj)
+            await self._remove(resource, key, obj, policy)
         elif not meta.get("deletionTimestamp"):
-            meta.update(
-                deletionTimestamp=_now(),
-                deletionGracePeriodSeconds=0,
-                resourceVersion=self._next_revision(),
-            )
-            self.objects[key].history.append(obj)
-            await self._log(resource, "MODIFIED", obj)
+            if policy is not None:
+                self._policies[meta["uid"]] = policy
+            meta.update(deletionTimestamp=_now(), deletionGracePeriodSeconds=0)
+            await self._modify(resource, key, obj)
 
-    async def _remove(self, resource: kmock.resource, key: Key, obj: Obj) -> None:
+    async def _modify(self, resource: kmock.resource, key: Key, new: Obj) -> None:
+        new["metadata"]["resourceVersion"] = self._next_revision()
+        self.objects[key].history.append(new)
+        await self._log(resource, "MODIFIED", new)
+
+    async def _remove(
+        self, resource: kmock.resource, key: Key, obj: Obj, policy: str | None = None
+    ) -> None:
         gone = copy.deepcopy(obj)
         gone["metadata"]["resourceVersion"] = self._next_revision()
         self.objects[key].history.append(gone)  # kmock answers with the last state...
         self.objects[key].delete()  # ...of an object that no longer exists
         await self._log(resource, "DELETED", gone)
+        uid = gone["metadata"].get("uid", "")
+        policy = self._policies.pop(uid, None) or policy
+        if policy is None:
+            policy = "Orphan" if resource in ORPHANING_BY_DEFAULT else DEFAULT_PROPAGATION
+        await self._collect(uid, orphan=policy == "Orphan")
+
+    async def _collect(self, owner: str, *, orphan: bool) -> None:
+        """The garbage collector's work once ``owner`` (a uid) is gone: see the module docstring."""
+        live = {
+            o.raw["metadata"].get("uid"): key for key, o in self.objects.items() if not o.deleted
+        }
+        for key in list(live.values()):
+            obj = copy.deepcopy(self.objects[key].raw)
+            references = obj["metadata"].get("ownerReferences") or []
+            others = [ref for ref in references if ref.get("uid") != owner]
+            if len(others) == len(references):
+                continue  # not a dependent of the owner
+            if orphan or any(ref.get("uid") in live for ref in others):
+                _set_or_drop(obj["metadata"], "ownerReferences", others or None)
+                await self._modify(key[0], key, obj)
+            else:
+                await self._delete_object(key[0], key, obj, "Background")
 
     def _next_revision(self) -> str:
         self._revision += 1
@@ -410,6 +495,13 @@ class ApiServerEmulator(kmock.KubernetesEmulator):
                             yield _shown(event, kind, as_table)
         except TimeoutError:
             return  # the client's timeoutSeconds: it watches again from its last version
+
+    async def _serve_server_version(self, request: kmock.Request) -> kmock.Payload:
+        result = await super()._serve_server_version(request)
+        assert isinstance(result, dict)
+        major, minor, patch = SERVER_VERSION
+        result.update(major=str(major), minor=str(minor), gitVersion=f"v{major}.{minor}.{patch}")
+        return result
 
     async def _serve_version(self, request: kmock.Request) -> kmock.Payload:
         result = await super()._serve_version(request)
@@ -511,7 +603,7 @@ def _server_rules(old: Obj, new: Obj, kind: Kind, subresource: str | None) -> Ob
         "deletionGracePeriodSeconds",
     ):
         _set_or_drop(meta, owned, old["metadata"].get(owned))
-    if kind.custom and new.get("spec") != old.get("spec"):
+    if kind.generation and new.get("spec") != old.get("spec"):
         meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
     return new
 
@@ -546,6 +638,18 @@ def _shown(event: Obj, kind: Kind, as_table: bool) -> Obj:
     obj = event["object"]
     revision = obj["metadata"]["resourceVersion"]
     return {"type": event["type"], "object": table([obj], kind.printer_columns, revision)}
+
+
+def _propagation(request: kmock.Request) -> str | None:
+    """The propagation policy a delete asks for (query or DeleteOptions body), or None."""
+    options = request.data if isinstance(request.data, dict) else {}
+    policy = request.params.get("propagationPolicy") or options.get("propagationPolicy")
+    orphan = request.params.get("orphanDependents", options.get("orphanDependents"))
+    if policy is None and orphan is not None:
+        policy = "Orphan" if str(orphan).lower() == "true" else "Background"
+    if policy is not None and policy not in PROPAGATION_POLICIES:
+        raise _error(422, "Invalid", f"propagationPolicy: Unsupported value: {policy!r}")
+    return policy
 
 
 def _revision_param(value: str | None) -> int | None:
