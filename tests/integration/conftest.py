@@ -1,5 +1,7 @@
 """Fixtures for integration tests: small real clips made by FFmpeg, reads from GCS
-counted, and `chalkline run -f` on the Cloud Run fake (tests/support/cloudrun_fake).
+counted, `chalkline run -f` on the Cloud Run fake (tests/support/cloudrun_fake), and
+a Kubernetes API server with a fake node that runs its Jobs' pods as local processes
+(tests/support/kube_emulator.py, tests/support/kube_node.py).
 fake-gcs-server and its buckets are tests/conftest.py's."""
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from google.cloud.storage.blob import Blob  # type: ignore[import-untyped,unused
 from tests.support.clips import MakeClip, make_test_clip
 from tests.support.cloudrun_cli import CloudRunJobRun, RunOnCloudRun
 from tests.support.cloudrun_fake import CloudRunFake
+from tests.support.harness import ApiServer
+from tests.support.kube_node import FakeNode
 
 
 @pytest.fixture(scope="session")
@@ -128,3 +132,21 @@ def run_on_cloudrun(
         return CloudRunJobRun(process, final, fake, tmp_path)
 
     return run
+
+
+@pytest.fixture
+def kube_api() -> Iterator[ApiServer]:
+    """A Kubernetes API server of this test's own (the emulator, no CRDs), on loopback."""
+    with ApiServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_node(kube_api: ApiServer) -> Iterator[FakeNode]:
+    """The Job controller and kubelet for namespace default of ``kube_api``.
+
+    Its exit kills and reaps every pod process it started, so none outlives
+    the test, and raises what went wrong in its thread, if anything did.
+    """
+    with FakeNode(kube_api.url) as node:
+        yield node

