@@ -1,10 +1,10 @@
 """The cloudrun executor with the real google.cloud.run_v2 clients, against the Cloud Run fake.
 
-The fake (tests/cloudrun_fake) serves the Admin API v2 over REST on loopback
+The fake (tests/support/cloudrun_fake) serves the Admin API v2 over REST on loopback
 and runs each task's container command as a local process. Here the command
-is a few lines of Python that do what ``chalkline worker`` and
-``chalkline stitch`` do with a plan (write a clip and its manifest, or a video
-and a result), so these tests exercise the executor's contract, not Manim.
+is a stand-in (tests/support/stand_ins.py) that does what ``chalkline worker``
+and ``chalkline stitch`` do with a plan, so these tests exercise the
+executor's contract, not Manim.
 """
 
 from __future__ import annotations
@@ -28,29 +28,9 @@ from chalkline.operator.config import load_config
 from chalkline.operator.wiring import build_controller
 from chalkline.storage import FileStorage
 from tests.support.cloudrun_fake import CloudRunFake
+from tests.support.executors import wait_for
+from tests.support.stand_ins import STITCHER, WORKER
 
-#: A stand-in worker: task CLOUD_RUN_TASK_INDEX of the plan writes its clip and manifest.
-WORKER = """
-import json, os, pathlib, urllib.parse
-path = lambda uri: pathlib.Path(urllib.parse.urlparse(uri).path)
-plan = json.loads(path(os.environ["CHALKLINE_PLAN"]).read_text())
-task = plan["tasks"][int(os.environ["CLOUD_RUN_TASK_INDEX"])]
-clip = path(task["clip"])
-clip.parent.mkdir(parents=True, exist_ok=True)
-clip.write_bytes(b"clip of " + task["scene"].encode())
-manifest = dict(index=task["index"], scene=task["scene"], clip=clip.name, frames=3,
-    duration=0.2, size_bytes=clip.stat().st_size, width=854, height=480, fps=15.0,
-    has_audio=False, render_seconds=0.1, manim_version="test", quality=plan["quality"])
-clip.with_suffix(".json").write_text(json.dumps(manifest))
-"""
-#: A stand-in stitcher: joins the clips' bytes and stores the result JSON.
-STITCHER = """
-import json, os, pathlib, urllib.parse
-path = lambda uri: pathlib.Path(urllib.parse.urlparse(uri).path)
-order = json.loads(path(os.environ["CHALKLINE_PLAN"]).read_text())
-path(order["output"]).write_bytes(b"".join(path(c).read_bytes() for c in order["clips"]))
-path(order["result"]).write_text(json.dumps({"mode": "copy", "sizeBytes": "42"}))
-"""
 PATHS = {
     "run": r"/v2/projects/p/locations/r/jobs/[^/]+:run",
     "create": r"/v2/projects/p/locations/r/jobs",
@@ -97,18 +77,6 @@ def work(storage: FileStorage, *scenes: str) -> list[RenderWork]:
         )
         for i, scene in enumerate(scenes)
     ]
-
-
-def wait_for(
-    executor: CloudRunExecutor, handle: str, phases: set[str], seconds: float = 30
-) -> ExecutionReport:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        report = executor.poll(handle)
-        if report.phase in phases:
-            return report
-        time.sleep(0.05)
-    raise AssertionError(f"{handle} is still {executor.poll(handle).phase}")
 
 
 def test_ensure_jobs_writes_a_job_only_when_its_template_differs(

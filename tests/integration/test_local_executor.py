@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from chalkline.executors.base import ExecutionReport, RenderWork
+from chalkline.executors.base import RenderWork
 from chalkline.executors.local import LocalExecutor
 from chalkline.storage import FileStorage
+from tests.support.executors import wait_for
 
 SCRIPT = """\
 from manim import *
@@ -53,23 +54,11 @@ def work(storage: FileStorage, *scenes: str) -> list[RenderWork]:
     ]
 
 
-def wait_for(
-    executor: LocalExecutor, handle: str, done: set[str], seconds: float = 60
-) -> ExecutionReport:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        report = executor.poll(handle)
-        if report.phase in done:
-            return report
-        time.sleep(0.1)
-    raise AssertionError(f"{handle} still {executor.poll(handle).phase}")
-
-
 def test_a_render_stores_clips_and_manifests(executor: LocalExecutor, storage: FileStorage) -> None:
     handle = executor.launch_render(
         "job-g1-a0", work(storage, "Quick"), parallelism=2, scratch_uri=storage.join("scratch")
     )
-    report = wait_for(executor, handle, {"Succeeded", "Failed"})
+    report = wait_for(executor, handle, {"Succeeded", "Failed"}, seconds=60)
     assert report.phase == "Succeeded"
     assert [t.phase for t in report.tasks] == ["Succeeded"]
     assert storage.exists(storage.join("clips", "Quick.mp4"))
@@ -85,14 +74,14 @@ def test_the_same_key_never_launches_twice(executor: LocalExecutor, storage: Fil
         "job-g1-a0", work(storage, "Quick"), parallelism=1, scratch_uri=storage.join("scratch")
     )
     assert first == second
-    wait_for(executor, first, {"Succeeded"})
+    wait_for(executor, first, {"Succeeded"}, seconds=60)
 
 
 def test_cancel_stops_running_tasks(executor: LocalExecutor, storage: FileStorage) -> None:
     handle = executor.launch_render(
         "job-g1-a0", work(storage, "Slow"), parallelism=1, scratch_uri=storage.join("scratch")
     )
-    wait_for(executor, handle, {"Running"})
+    wait_for(executor, handle, {"Running"}, seconds=60)
     deadline = time.monotonic() + 30
     while executor.poll(handle).tasks[0].phase != "Running" and time.monotonic() < deadline:
         time.sleep(0.1)
