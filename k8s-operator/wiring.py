@@ -22,15 +22,21 @@ def build_controller(
     config: OperatorConfig,
     read_config_map: ConfigMapReader,
     env: Mapping[str, str] | None = None,
+    *,
+    in_cluster: bool = True,
 ) -> Controller:
     """The controller for ``config.backend``; ``env`` (default ``os.environ``) holds
-    the cloudrun backend's ``CHALKLINE_CLOUDRUN_*`` project, region and endpoint."""
+    the cloudrun backend's ``CHALKLINE_CLOUDRUN_*`` project, region and endpoint.
+
+    ``in_cluster`` is False for ``chalkline run`` and laptop runs, whose
+    RenderJob exists only in memory: nothing in the cluster may name it as owner.
+    """
     storage = open_storage(config.storage)
     executor: Executor
     if config.backend == "cloudrun":
         executor = cloudrun_executor(config, storage, os.environ if env is None else env)
     elif config.backend == "kubernetes":
-        executor = kubernetes_executor(config, storage)
+        executor = kubernetes_executor(config, storage, owner_references=in_cluster)
     else:
         executor = LocalExecutor(storage, config.cache_dir, config.workers)
     settings = Settings(
@@ -77,7 +83,9 @@ def cloudrun_executor(config: OperatorConfig, storage: Storage, env: Mapping[str
     return executor
 
 
-def kubernetes_executor(config: OperatorConfig, storage: Storage) -> Executor:
+def kubernetes_executor(
+    config: OperatorConfig, storage: Storage, owner_references: bool = True
+) -> Executor:
     """An executor that runs tasks as Jobs on the cluster of the operator's credentials.
 
     The pods must reach the storage the operator uses: gs:// directly, or a
@@ -124,5 +132,6 @@ def kubernetes_executor(config: OperatorConfig, storage: Storage) -> Executor:
         labels=config.kubernetes_labels,
         storage_claim=config.kubernetes_storage_claim,
         storage_path=str(local_root) if local_root is not None else None,
+        owner_references=owner_references,
     )
     return KubernetesExecutor(storage, jobs, load_tier_table(config.tiers))

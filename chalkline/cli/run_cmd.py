@@ -74,7 +74,9 @@ def run(
         {"storage": storage, "workers": workers, "backend": (job.get("spec") or {}).get("backend")},
         defaults={"storage": f"file://{cache.parent / 'storage'}", "cacheDir": str(cache)},
     )
-    controller = build_controller(settings, lambda ns, name: config_maps.get((ns, name)))
+    controller = build_controller(
+        settings, lambda ns, name: config_maps.get((ns, name)), in_cluster=False
+    )
     name = job["metadata"]["name"]
     started = datetime.now(UTC)
     click.echo(COLUMNS.format("NAME", "PHASE", "PROGRESS", "TIER", "VIDEO"))

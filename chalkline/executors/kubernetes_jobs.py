@@ -101,6 +101,10 @@ class KubernetesJobsConfig:
     storage_claim: str | None = None
     storage_path: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    #: Give Jobs an owner reference to their RenderJob (in its namespace). Off for
+    #: ``chalkline run`` and laptop runs, whose RenderJob exists only in memory:
+    #: the garbage collector deletes a Job whose owner does not exist.
+    owner_references: bool = True
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,8 @@ def prepare_job(
         "labels": labels,
         "annotations": {ANNOTATION_KEY: intent.key, ANNOTATION_PLAN: intent.plan_uri},
     }
-    if intent.owner is not None and intent.owner.namespace == namespace:
+    owned = config.owner_references and intent.owner is not None
+    if owned and intent.owner is not None and intent.owner.namespace == namespace:
         metadata["ownerReferences"] = [_owner_reference(intent.owner)]
     spec: dict[str, Any] = {
         "completions": intent.completions,

@@ -75,6 +75,13 @@ def test_jobs_in_a_namespace_of_their_own_carry_labels_but_no_owner() -> None:
     assert meta["labels"]["chalkline.dev/renderjob-uid"] == "u-1"
 
 
+def test_a_renderjob_that_lives_only_in_memory_owns_nothing() -> None:
+    standalone = KubernetesJobsConfig(image="i", owner_references=False)
+    meta = prepare_job(standalone, RENDER, NEW)["metadata"]
+    assert "ownerReferences" not in meta  # the garbage collector would delete the Job
+    assert meta["labels"]["chalkline.dev/renderjob"] == "intro"
+
+
 def test_retries_are_per_index_on_new_servers_and_counted_in_all_on_old_ones() -> None:
     config = KubernetesJobsConfig(image="i", retries_per_index=2)
     new = prepare_job(config, RENDER, NEW)["spec"]
