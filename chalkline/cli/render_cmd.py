@@ -7,14 +7,8 @@ from pathlib import Path
 
 import click
 
-from chalkline.cli.cloudrun_options import CloudRunOptions, cloudrun_options
 from chalkline.cli.options import quality_option
-from chalkline.drivers.cloudrun_render import (
-    CloudRunTarget,
-    RemoteRequest,
-    remote_summary,
-    render_on_cloudrun,
-)
+from chalkline.cli.remote_options import RemoteOptions, remote_options
 from chalkline.drivers.local_render import (
     RenderHooks,
     RenderRequest,
@@ -22,6 +16,12 @@ from chalkline.drivers.local_render import (
     render_video,
 )
 from chalkline.drivers.progress import make_display, stitch_summary
+from chalkline.drivers.remote_render import (
+    RemoteRequest,
+    RemoteTarget,
+    remote_summary,
+    render_remotely,
+)
 
 
 @click.command()
@@ -56,7 +56,7 @@ from chalkline.drivers.progress import make_display, stitch_summary
     default=None,
     help="Live progress table (default: when stdout is a terminal) or plain lines.",
 )
-@cloudrun_options
+@remote_options
 def render(
     script: Path,
     scene_names: tuple[str, ...],
@@ -66,7 +66,7 @@ def render(
     cache_dir: Path,
     no_cache: bool,
     live: bool | None,
-    cloudrun: CloudRunOptions,
+    remote: RemoteOptions,
 ) -> None:
     """Render SCRIPT's scenes in parallel and stitch them into one video.
 
@@ -75,10 +75,11 @@ def render(
     The clips are joined in order with FFmpeg (stream copy when they share a
     format) and the result is written to OUTPUT.
 
-    With --backend cloudrun the same tasks run as Cloud Run Jobs, the way the
-    operator runs them, with files in --bucket; the video is downloaded to
-    OUTPUT and the bucket's copies are deleted (--workers and --no-cache
-    apply to local renders only).
+    With --backend cloudrun the same tasks run as Cloud Run Jobs, and with
+    --backend kubernetes as Jobs on the cluster of the current kubeconfig
+    context, the way the operator runs them, with files in --bucket; the
+    video is downloaded to OUTPUT and the bucket's copies are deleted
+    (--workers and --no-cache apply to local renders only).
 
     \b
     Examples:
@@ -87,13 +88,13 @@ def render(
       chalkline render examples/shapes.py -o out/shapes.mp4 --backend cloudrun \\
         --project my-project --region europe-west1 --bucket my-bucket \\
         --image europe-docker.pkg.dev/my-project/chalkline/worker:1.0
+      chalkline render examples/shapes.py -o out/shapes.mp4 --backend kubernetes \
+        --bucket my-bucket --image ghcr.io/chalkline/chalkline-worker:0.1.0
     """
-    if cloudrun.remote:
-        _render_on_cloudrun(
-            script, scene_names, output, quality, cache_dir, live, cloudrun.target()
-        )
+    if remote.remote:
+        _render_remotely(script, scene_names, output, quality, cache_dir, live, remote.target())
         return
-    cloudrun.refuse_when_local()
+    remote.refuse_when_local()
     request = RenderRequest(
         script=script,
         output=output,
@@ -114,16 +115,16 @@ def render(
     click.echo(stitch_summary(result.stitch, result.total_seconds))
 
 
-def _render_on_cloudrun(
+def _render_remotely(
     script: Path,
     scene_names: tuple[str, ...],
     output: Path,
     quality: str,
     cache_dir: Path,
     live: bool | None,
-    target: CloudRunTarget,
+    target: RemoteTarget,
 ) -> None:
     request = RemoteRequest(script, output, scene_names, quality, cache_dir)
     with make_display(live) as display:
-        result = render_on_cloudrun(request, target, display)
+        result = render_remotely(request, target, display)
     click.echo(remote_summary(result))

@@ -8,19 +8,19 @@ from pathlib import Path
 
 import click
 
-from chalkline.cli.cloudrun_options import CloudRunOptions, cloudrun_options
 from chalkline.cli.options import given_options, refuse_options_beside_plan
+from chalkline.cli.remote_options import RemoteOptions, remote_options
 from chalkline.core.errors import InvalidSpec
 from chalkline.core.quantities import match_resolution
 from chalkline.core.records import PLAN_ENV
 from chalkline.core.spec import TIERS
-from chalkline.drivers.cloudrun_render import (
-    RemoteStitchRequest,
-    remote_summary,
-    stitch_on_cloudrun,
-)
 from chalkline.drivers.local_render import default_cache_dir
 from chalkline.drivers.progress import human_bytes, make_display, stitch_summary
+from chalkline.drivers.remote_render import (
+    RemoteStitchRequest,
+    remote_summary,
+    stitch_remotely,
+)
 from chalkline.stitcher.concat import stitch_clips
 
 #: Largest side libx264 and common players handle comfortably (8K).
@@ -85,9 +85,9 @@ LOCAL_OPTIONS = {
     type=click.Choice(list(TIERS)),
     default="auto",
     show_default=True,
-    help="cloudrun: the smallest stitch tier to run on (auto: sized from the clips).",
+    help="cloudrun, kubernetes: the smallest stitch tier (auto: sized from the clips).",
 )
-@cloudrun_options
+@remote_options
 @click.pass_context
 def stitch(
     ctx: click.Context,
@@ -100,7 +100,7 @@ def stitch(
     reencode: bool,
     live: bool | None,
     tier: str,
-    cloudrun: CloudRunOptions,
+    remote: RemoteOptions,
 ) -> None:
     """Join CLIPs, in the order given, into one video at OUTPUT.
 
@@ -115,11 +115,12 @@ def stitch(
 
     Nothing is written to OUTPUT unless the stitch succeeds.
 
-    With --backend cloudrun the clips (local files, uploaded first, or gs://
-    objects) are joined by a Cloud Run stitch Job of the tier they need, the
-    way the operator does it; the video is downloaded to OUTPUT and what was
-    put in --bucket is deleted. --resolution, --fps, --copy-audio and
-    --reencode apply to local stitches only.
+    With --backend cloudrun (or kubernetes) the clips (local files, uploaded
+    first, or gs:// objects) are joined by a Cloud Run stitch Job (or a
+    Kubernetes Job) of the tier they need, the way the operator does it; the
+    video is downloaded to OUTPUT and what was put in --bucket is deleted.
+    --resolution, --fps, --copy-audio and --reencode apply to local stitches
+    only.
 
     With --plan, the clips, the output and a result URI come from a stitch
     order in storage (what a Cloud Run stitch job runs); the result (mode,
@@ -152,13 +153,14 @@ def stitch(
             "give the CLIPs to join and -o OUTPUT, or --plan URI",
             hint="for example: chalkline stitch a.mp4 b.mp4 -o out.mp4",
         )
-    if cloudrun.remote:
-        _stitch_on_cloudrun(ctx, clips, output, tier, live, cloudrun)
+    if remote.remote:
+        _stitch_remotely(ctx, clips, output, tier, live, remote)
         return
-    cloudrun.refuse_when_local()
+    remote.refuse_when_local()
     if tier != "auto":
         raise InvalidSpec(
-            "--tier needs --backend cloudrun", hint="a local stitch uses this machine"
+            "--tier needs --backend cloudrun or kubernetes",
+            hint="a local stitch uses this machine",
         )
     size = parse_output_resolution(resolution) if resolution is not None else None
     rate = parse_fps(fps) if fps is not None else None
@@ -176,28 +178,28 @@ def stitch(
     click.echo(stitch_summary(report, report.seconds))
 
 
-def _stitch_on_cloudrun(
+def _stitch_remotely(
     ctx: click.Context,
     clips: tuple[str, ...],
     output: Path,
     tier: str,
     live: bool | None,
-    cloudrun: CloudRunOptions,
+    remote: RemoteOptions,
 ) -> None:
     local_only = given_options(ctx, {k: v for k, v in LOCAL_OPTIONS.items() if k != "output"})
     if local_only:
         raise InvalidSpec(
-            f"{', '.join(local_only)} cannot be used with --backend cloudrun",
-            hint="a stitch on Cloud Run keeps the first clip's size and rate, as the operator does",
+            f"{', '.join(local_only)} cannot be used with --backend {remote.backend}",
+            hint="a remote stitch keeps the first clip's size and rate, as the operator does",
         )
     request = RemoteStitchRequest(tuple(clips), output, tier, default_cache_dir())
-    target = cloudrun.target()
+    target = remote.target()
 
     def announce(path: Path) -> None:
         click.echo(f"uploading {path} ({human_bytes(path.stat().st_size)})")
 
     with make_display(live) as display:
-        result = stitch_on_cloudrun(request, target, display, on_upload=announce)
+        result = stitch_remotely(request, target, display, on_upload=announce)
     click.echo(remote_summary(result))
 
 

@@ -101,8 +101,8 @@ def test_a_missing_gs_clip_fails_the_stitch_and_names_it(
     ("args", "message"),
     [
         (["--backend", "cloudrun", "--resolution", "640x360"], "--resolution cannot be used"),
-        (["--tier", "large"], "--tier needs --backend cloudrun"),
-        (["--bucket", "b"], "--bucket needs --backend cloudrun"),
+        (["--tier", "large"], "--tier needs --backend cloudrun or kubernetes"),
+        (["--bucket", "b"], "--bucket needs --backend cloudrun or kubernetes"),
         (["--backend", "cloudrun", "--image", "i"], "--backend cloudrun needs --bucket"),
     ],
 )

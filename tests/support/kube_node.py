@@ -529,6 +529,7 @@ class JobController:
         self.api, self.kubelet, self.node = api, kubelet, node
         self.jobs: dict[str, JobState] = {}  # by uid
         self.seen: list[str] = []  # Job names, in the order they appeared
+        self.first_seen: dict[str, Obj] = {}  # each Job's metadata as the node first saw it
         self.created: Counter[str] = Counter()  # pods made, by Job name
         self.faults: list[Fault] = []
 
@@ -541,6 +542,7 @@ class JobController:
             if uid not in self.jobs:
                 self.jobs[uid] = JobState(job["metadata"]["name"])
                 self.seen.append(job["metadata"]["name"])
+                self.first_seen[job["metadata"]["name"]] = copy.deepcopy(job["metadata"])
             if not _deleting(job):
                 self._sync(job, self.jobs[uid], owned.get(uid, []))
         for gone in set(self.jobs) - {_uid(job) for job in jobs}:
@@ -882,6 +884,12 @@ class FakeNode:
         """The names of the Jobs the node has seen, in the order they appeared."""
         with self._lock:
             return list(self._controller.seen)
+
+    @property
+    def job_metadata(self) -> dict[str, Obj]:
+        """Each seen Job's metadata (labels, owners, annotations) as it was created."""
+        with self._lock:
+            return dict(self._controller.first_seen)
 
     @property
     def pods_created(self) -> dict[str, int]:

@@ -1,9 +1,12 @@
-"""``render`` and ``stitch`` with ``--backend cloudrun``: the operator's machinery, from a laptop.
+"""``render`` and ``stitch`` with ``--backend cloudrun|kubernetes``: the operator's machinery,
+from a laptop.
 
-No cluster and no second reconciler: the request becomes an in-memory
+No operator and no second reconciler: the request becomes an in-memory
 RenderJob (a script to render, or clips to join) whose output is a temporary
 object in the bucket, and the operator's own controller (``chalkline run``
-does the same) reconciles it with the Cloud Run executor until it settles.
+does the same) reconciles it with the Cloud Run executor, or the Kubernetes
+Jobs executor on the cluster of the current kubeconfig context, until it
+settles. The bucket is where the tasks, wherever they run, read and write.
 Task transitions in the job's status feed the same progress display as a
 local run; the video is then downloaded (atomically) to the local output, and
 the staging prefix, uploaded clips and the temporary video are deleted
@@ -27,6 +30,7 @@ from chalkline.drivers.progress import Display, RemoteScene, human_bytes
 from chalkline.worker.pool import EventKind, TaskEvent
 
 if TYPE_CHECKING:
+    from chalkline.operator.config import OperatorConfig
     from chalkline.operator.controller import Controller
     from chalkline.operator.status import RenderJobStatus, TaskStatus
     from chalkline.storage import Storage
@@ -44,9 +48,17 @@ _KINDS: dict[str, EventKind] = {
 SpecBuilder = Callable[["Storage", str], dict[str, Any]]
 
 
+#: How each remote backend is named to a person.
+PLACES = {"cloudrun": "Cloud Run", "kubernetes": "Kubernetes"}
+
+
 @dataclass(frozen=True)
-class CloudRunTarget:
-    """Where to run: Cloud Run project, region and image, and the bucket for files."""
+class RemoteTarget:
+    """Where to run: the backend, its image and the bucket for files.
+
+    ``project``, ``region`` and ``endpoint`` are Cloud Run's; ``namespace``
+    is where Kubernetes Jobs run (None: the kubeconfig context's).
+    """
 
     project: str | None
     region: str | None
@@ -56,6 +68,12 @@ class CloudRunTarget:
     service_account: str | None = None
     command: tuple[str, ...] = ("chalkline",)
     poll_interval: float = 5.0
+    backend: str = "cloudrun"
+    namespace: str | None = None
+
+    @property
+    def place(self) -> str:
+        return PLACES[self.backend]
 
 
 @dataclass(frozen=True)
@@ -86,25 +104,24 @@ class RemoteResult:
     stitch_mode: str
     stitch_tier: str
     total_seconds: float
+    place: str = "Cloud Run"
 
 
 def remote_summary(result: RemoteResult) -> str:
-    """The closing lines of a run on Cloud Run, like a local run's :func:`stitch_summary`."""
+    """The closing lines of a remote run, like a local run's :func:`stitch_summary`."""
     return (
-        f"stitch mode: {result.stitch_mode} (on Cloud Run, tier {result.stitch_tier})\n"
+        f"stitch mode: {result.stitch_mode} (on {result.place}, tier {result.stitch_tier})\n"
         f"wrote {result.output} ({human_bytes(result.size_bytes)}) "
         f"in {result.total_seconds:.1f} s"
     )
 
 
 class RemoteJobFailed(ChalklineError):
-    """The work ran on Cloud Run and failed; the message says which scene or step."""
+    """The work ran remotely and failed; the message says which scene or step."""
 
 
-def render_on_cloudrun(
-    request: RemoteRequest, target: CloudRunTarget, display: Display
-) -> RemoteResult:
-    """Render ``request`` on Cloud Run; write the video to ``request.output`` or nothing."""
+def render_remotely(request: RemoteRequest, target: RemoteTarget, display: Display) -> RemoteResult:
+    """Render ``request`` on ``target``; write the video to ``request.output`` or nothing."""
     check_video_output(request.output)
     try:
         source = request.script.read_text(encoding="utf-8")
@@ -120,13 +137,13 @@ def render_on_cloudrun(
     return _run_remote(spec, request.output, request.cache_dir, target, display, clips=None)
 
 
-def stitch_on_cloudrun(
+def stitch_remotely(
     request: RemoteStitchRequest,
-    target: CloudRunTarget,
+    target: RemoteTarget,
     display: Display,
     on_upload: Callable[[Path], None] = lambda path: None,
 ) -> RemoteResult:
-    """Join ``request.clips`` on a Cloud Run stitch Job; write ``request.output`` or nothing.
+    """Join ``request.clips`` on a remote stitch Job; write ``request.output`` or nothing.
 
     Local clips are probed here first, so that a file that is not a video is
     refused before anything is uploaded or launched; gs:// clips are probed by
@@ -165,14 +182,14 @@ def _run_remote(
     build_spec: SpecBuilder,
     output: Path,
     cache_dir: Path,
-    target: CloudRunTarget,
+    target: RemoteTarget,
     display: Display,
     clips: int | None,
 ) -> RemoteResult:
-    """Reconcile the RenderJob ``build_spec`` describes on Cloud Run; download its video."""
+    """Reconcile the RenderJob ``build_spec`` describes on the target; download its video."""
     started = time.monotonic()
     if not target.bucket:
-        raise InvalidSpec("the cloudrun backend needs a bucket", hint="pass --bucket")
+        raise InvalidSpec(f"the {target.backend} backend needs a bucket", hint="pass --bucket")
     controller = _controller(cache_dir, target)
     storage = controller.storage
     uid = str(uuid.uuid4())
@@ -189,7 +206,7 @@ def _run_remote(
         watcher = _StatusToDisplay(display, storage, clips)
         status = _run(controller, job, watcher, target.poll_interval)
         if status.phase != "Succeeded":
-            raise RemoteJobFailed(_failure(status))
+            raise RemoteJobFailed(_failure(status, target.place))
         storage.download(spec["output"], output)
     finally:
         try:
@@ -203,14 +220,20 @@ def _run_remote(
         stitch_mode=(stitch.mode if stitch else "") or "?",
         stitch_tier=(stitch.tier if stitch else "") or "?",
         total_seconds=time.monotonic() - started,
+        place=target.place,
     )
 
 
-def _controller(cache_dir: Path, target: CloudRunTarget) -> Controller:
-    # Imported here: a local render never loads the operator or the Cloud Run client.
+def _controller(cache_dir: Path, target: RemoteTarget) -> Controller:
+    # Imported here: a local render never loads the operator or a cloud client.
+    from chalkline.operator.wiring import build_controller
+
+    if target.backend == "kubernetes":
+        return build_controller(
+            _kubernetes_config(cache_dir, target), lambda namespace, name: None, in_cluster=False
+        )
     from chalkline.executors.cloudrun_jobs import ENDPOINT_ENV, PROJECT_ENV, REGION_ENV
     from chalkline.operator.config import OperatorConfig
-    from chalkline.operator.wiring import build_controller
 
     config = OperatorConfig(
         backend="cloudrun",
@@ -230,7 +253,33 @@ def _controller(cache_dir: Path, target: CloudRunTarget) -> Controller:
         )
         if value
     }
-    return build_controller(config, lambda namespace, name: None, env=env)
+    return build_controller(config, lambda namespace, name: None, env=env, in_cluster=False)
+
+
+def _kubernetes_config(cache_dir: Path, target: RemoteTarget) -> OperatorConfig:
+    """Jobs in ``target.namespace``, or the kubeconfig context's (else ``default``)."""
+    from chalkline.operator.config import OperatorConfig
+
+    return OperatorConfig(
+        backend="kubernetes",
+        storage=f"gs://{target.bucket}/{PREFIX}",
+        cache_dir=cache_dir,
+        kubernetes_image=target.image,
+        kubernetes_command=target.command,
+        kubernetes_service_account=target.service_account,
+        kubernetes_namespace=target.namespace or _context_namespace(),
+    )
+
+
+def _context_namespace() -> str:
+    """The namespace of the current kubeconfig context, as kubectl would use it."""
+    from kubernetes import config
+
+    try:
+        _, context = config.list_kube_config_contexts()
+    except (config.ConfigException, OSError):
+        return "default"
+    return str((context or {}).get("context", {}).get("namespace") or "default")
 
 
 def _run(
@@ -302,12 +351,12 @@ class _StatusToDisplay:
             return None
 
 
-def _failure(status: RenderJobStatus) -> str:
+def _failure(status: RenderJobStatus, place: str) -> str:
     failed = [t for t in status.tasks if t.state == "Failed"]
     conditions = status.conditions or [{}]
     message = str(conditions[-1].get("message") or "the render failed")
     if failed:
         names = ", ".join(t.scene for t in failed)
-        return f"scene(s) {names} failed on Cloud Run: {message}"
+        return f"scene(s) {names} failed on {place}: {message}"
     reason = conditions[-1].get("reason", "Failed")
-    return f"the run on Cloud Run failed ({reason}): {message}"
+    return f"the run on {place} failed ({reason}): {message}"
