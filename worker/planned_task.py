@@ -12,6 +12,7 @@ re-render.
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 from chalkline.core.errors import ChalklineError, SourceNotFound
@@ -30,6 +31,12 @@ from chalkline.worker.task import RenderTask
 
 #: The most of an error a failed task stores (a status message should stay readable).
 MAX_FAILURE_CHARS = 4000
+#: Where a Kubernetes pod's termination message goes (the kubelet creates the file;
+#: the pod spec's terminationMessagePath, default /dev/termination-log).
+TERMINATION_LOG_ENV = "CHALKLINE_TERMINATION_LOG"
+DEFAULT_TERMINATION_LOG = "/dev/termination-log"
+#: The kubelet reads at most 4096 bytes of it.
+MAX_TERMINATION_BYTES = 4096
 
 
 def run_planned_task(plan_uri: str, position: int, scratch: Path) -> ClipManifest:
@@ -74,12 +81,27 @@ def _render_planned(
 
 
 def _leave_failure(storage: Storage, planned: PlannedScene, err: ChalklineError) -> None:
-    """Store the error beside the clip for the executor to report; never mask ``err``."""
+    """Store the error beside the clip for the executor to report; never mask ``err``.
+
+    In a Kubernetes pod it also becomes the termination message, so the pod's
+    status names the scene's error even when storage was what failed.
+    """
     text = str(err)
     if len(text) > MAX_FAILURE_CHARS:
         text = "..." + text[-MAX_FAILURE_CHARS:]  # a traceback's end says the most
     with contextlib.suppress(ChalklineError, OSError):
         storage.write_bytes(failure_uri(planned.clip), text.encode())
+    _write_termination_message(f"scene {planned.scene}: {text}")
+
+
+def _write_termination_message(text: str) -> None:
+    """Write ``text``'s end where the kubelet reads it, only when that file is there."""
+    path = Path(os.environ.get(TERMINATION_LOG_ENV) or DEFAULT_TERMINATION_LOG)
+    if not path.is_file():
+        return  # not in a pod (or not one that reads it): nothing to tell
+    data = text.encode()[-MAX_TERMINATION_BYTES:]
+    with contextlib.suppress(OSError):
+        path.write_bytes(data)
 
 
 def _finished_manifest(storage: Storage, planned: PlannedScene) -> ClipManifest | None:

@@ -123,6 +123,21 @@ def test_an_index_outside_the_plan_fails_clearly(board: Storage, plan_uri: str) 
     assert board.list(board.join("jobs", "j1", "clips")) == []
 
 
+def test_a_failed_task_leaves_its_error_as_the_pods_termination_message(
+    board: Storage, plan_uri: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "termination-log"
+    log.write_text("")  # the kubelet creates the file; the worker only fills it
+    board.delete_prefix(board.join("jobs", "j1", "script"))
+
+    result = chalkline("worker", "--plan", plan_uri, CHALKLINE_TERMINATION_LOG=str(log))
+
+    assert result.returncode == 1
+    message = log.read_text()
+    assert message.startswith("scene Red: script ")
+    assert "named by the plan" in message
+
+
 def test_a_missing_plan_or_script_is_named(board: Storage, plan_uri: str) -> None:
     missing = board.join("jobs", "nope", "plan.json")
     result = chalkline("worker", "--plan", missing)
