@@ -25,6 +25,7 @@ from chalkline.storage.files import uri_of
 from tests.support.admission import load_crd
 from tests.support.cloudrun_fake import CloudRunFake
 from tests.support.harness import ApiServer, Cluster, Operator, live_processes, wait_until
+from tests.support.kube_node import FakeNode
 from tests.support.scenes import Scenes
 
 
@@ -104,6 +105,18 @@ def cloudrun(monkeypatch: pytest.MonkeyPatch) -> Iterator[CloudRunFake]:
         monkeypatch.setenv("CHALKLINE_CLOUDRUN_PROJECT", "p")
         monkeypatch.setenv("CHALKLINE_CLOUDRUN_REGION", "r")
         yield fake
+
+
+@pytest.fixture
+def fake_node(api_server: ApiServer) -> Iterator[FakeNode]:
+    """The Job controller and kubelet for namespace default (tests/support/kube_node.py).
+
+    The kubernetes backend's Jobs run there: each pod's command as a process of
+    this machine, with this process's environment under the pod's env. Its exit
+    kills and reaps every pod process, so none outlives the test.
+    """
+    with FakeNode(api_server.url) as node:
+        yield node
 
 
 @pytest.fixture
