@@ -205,8 +205,23 @@ class KubernetesExecutor:
         return self._render_report(handle, observed, plan)
 
     def cancel(self, handle: str) -> None:
-        """Delete the Job and, in the background, its pods (a plain delete orphans them)."""
+        """Stop a running Job: delete it and, in the background, its pods.
+
+        (A plain delete of a batch/v1 Job orphans its pods.) A Job that has
+        already finished is left to its ``ttlSecondsAfterFinished``, so a
+        failed pod stays for ``kubectl logs``; with an owner reference the
+        garbage collector also removes it with its RenderJob.
+        """
         namespace, name = _split(handle)
+        try:
+            job = self._request("GET", _job_path(namespace, name))
+        except ApiException as err:
+            if err.status == 404:
+                return
+            raise
+        finished = _Observed(job, [])
+        if finished.condition("Complete") or finished.condition("Failed"):
+            return
         with self._lock:
             self._cancelled.add(handle)
         try:
@@ -284,8 +299,11 @@ class KubernetesExecutor:
                 return TaskReport(planned.index, "Failed", seconds, said)
             return TaskReport(planned.index, "Succeeded", seconds, manifest=manifest)
         if position in seen.indexes("failedIndexes") or failed_job is not None:
-            said = self._failure(planned.clip) or _pod_message(pods) or _condition_text(failed_job)
-            return TaskReport(planned.index, "Failed", seconds, f"scene {planned.scene}: {said}")
+            # The worker's own words name the scene already; the cluster's do not.
+            said = self._failure(planned.clip) or (
+                f"scene {planned.scene}: {_pod_message(pods) or _condition_text(failed_job)}"
+            )
+            return TaskReport(planned.index, "Failed", seconds, said)
         running = any(p.get("status", {}).get("phase") == "Running" for p in pods)
         phase: TaskPhase = "Running" if running else "Pending"
         return TaskReport(planned.index, phase, seconds)

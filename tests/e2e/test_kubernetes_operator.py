@@ -252,6 +252,7 @@ def test_a_scene_that_raises_fails_the_renderjob_naming_the_scene_and_the_error(
     assert condition["reason"] == "RenderFailed"
     assert "Broken" in condition["message"]
     assert "boom in Broken" in condition["message"]
+    assert "scene Broken: scene" not in condition["message"]  # named once
     assert job["status"]["phase"] == "Failed"
     assert task_state(job, "Broken") == "Failed"
     [render] = fake_node.jobs_seen
@@ -259,14 +260,6 @@ def test_a_scene_that_raises_fails_the_renderjob_naming_the_scene_and_the_error(
     assert ("Warning", "RenderFailed") in reasons_posted(cluster, "broken", "RenderFailed")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="product bug: on RenderFailed the reconciler cancels the render "
-    "(k8s-operator/reconciler.py:248) and KubernetesExecutor.cancel deletes the Job, "
-    "finished or not, with its pods (chalkline/executors/kubernetes.py:207); "
-    "docs/operations.md promises `kubectl logs POD` until the Job's TTL",
-)
 def test_a_failed_render_keeps_its_job_and_pod_for_kubectl_logs(
     cluster: Cluster, operator: Operator, fake_node: FakeNode, api: JsonApi
 ) -> None:
