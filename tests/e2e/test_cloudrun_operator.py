@@ -16,14 +16,10 @@ render is certainly in flight when a test acts.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-import av
 import pytest
 
-from chalkline.core.layout import JobRef, Layout
 from chalkline.operator.config import OperatorConfig
 from chalkline.storage import Storage, open_storage
 from tests.support.cloudrun_fake import CloudRunFake
@@ -31,13 +27,14 @@ from tests.support.harness import (
     Cluster,
     Operator,
     alive,
-    events_through,
     job_from,
+    reasons_posted,
     task_state,
     wait_until,
 )
 from tests.support.scenes import FRAMES as SCENE_FRAMES
 from tests.support.scenes import Scenes
+from tests.support.stored import frames_in, staged
 
 pytestmark = pytest.mark.render
 
@@ -72,26 +69,6 @@ def operator_config(
 @pytest.fixture
 def bucket(gcs_bucket: str) -> Storage:
     return open_storage(f"gs://{gcs_bucket}")
-
-
-def frames_in(bucket: Storage, uri: str, tmp_path: Path) -> int:
-    """Download the video at ``uri`` and count its frames."""
-    local = tmp_path / "downloaded.mp4"
-    bucket.download(uri, local)
-    with av.open(str(local)) as container:
-        return sum(1 for _ in container.decode(video=0))
-
-
-def staged(bucket: Storage, job: Mapping[str, Any]) -> list[str]:
-    """The objects below the RenderJob's staging prefix."""
-    meta = job["metadata"]
-    ref = JobRef(meta["namespace"], meta["name"], meta["uid"], meta["generation"])
-    return bucket.list(Layout(bucket.root_uri).staging(ref))
-
-
-def reasons_posted(cluster: Cluster, name: str, reason: str) -> list[tuple[str, str]]:
-    """(type, reason) of the Events about ``name``, once one with ``reason`` is among them."""
-    return [(e["type"], e["reason"]) for e in events_through(cluster, name, reason)]
 
 
 def test_a_renderjob_on_cloud_run_becomes_a_gs_video_with_every_scene(

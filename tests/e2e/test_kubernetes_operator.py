@@ -35,8 +35,8 @@ from tests.support.harness import (
     Cluster,
     Operator,
     alive,
-    events_through,
     job_from,
+    reasons_posted,
     renderjob,
     succeeded,
     task_state,
@@ -149,11 +149,6 @@ def first_job(role: str, created: Obj, generation: int = 1) -> str:
     uid = created["metadata"]["uid"]
     key = f"{uid}-g{generation}-a0-l0" if role == "render" else f"{uid}-g{generation}-stitch-0"
     return job_name(role, key)
-
-
-def reasons_posted(cluster: Cluster, name: str, reason: str) -> list[tuple[str, str]]:
-    """(type, reason) of the Events about ``name``, once one with ``reason`` is among them."""
-    return [(e["type"], e["reason"]) for e in events_through(cluster, name, reason)]
 
 
 def test_a_renderjob_becomes_a_gs_video_rendered_and_stitched_in_jobs(

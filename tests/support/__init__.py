@@ -29,6 +29,9 @@ Worlds built from them:
   Used by tests/e2e and by ``python -m tests.e2e.walkthrough``.
 - ``cloudrun_cli.py``: what a `chalkline run -f` on the Cloud Run fake did
   (the ``run_on_cloudrun`` fixture's result).
+- ``executors.py``: ``wait_for``, polling an executor's execution until a phase.
+- ``stored.py``: reading back what a run stored (download and count a video's
+  frames; a RenderJob's staging prefix) when storage is not a local folder.
 
 Inputs:
 
@@ -37,6 +40,8 @@ Inputs:
   ``make_clip`` fixture.
 - ``scenes.py``: the Manim scripts more than one module renders, among them the
   instrumented script whose scenes log where and when they ran.
+- ``stand_ins.py``: stand-ins for ``chalkline worker --plan`` and ``stitch
+  --plan`` (a few lines of Python) for executor tests that need no Manim.
 
 Fixtures are defined once each, in the conftest.py that all their users share:
 tests/conftest.py (scripts, the isolated cache, ``fake_gcs`` and

@@ -386,3 +386,8 @@ def events_through(cluster: Cluster, name: str, reason: str) -> list[Obj]:
         return events if reason in [e["reason"] for e in events] else None
 
     return wait_until(posted, 10, f"a {reason} Event about {name}")
+
+
+def reasons_posted(cluster: Cluster, name: str, reason: str) -> list[tuple[str, str]]:
+    """(type, reason) of the Events about ``name``, once one with ``reason`` is among them."""
+    return [(e["type"], e["reason"]) for e in events_through(cluster, name, reason)]
