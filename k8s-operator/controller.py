@@ -161,7 +161,8 @@ class Controller:
         return {}
 
     def clean_up(self, job: JobRef, status: Mapping[str, Any]) -> int:
-        """On delete: stop running work and remove intermediates (never the video).
+        """On delete: stop running work, release the executions and remove
+        intermediates (never the video).
 
         Cancelling is asynchronous (on Cloud Run certainly): a task finishing
         in the gap would write its clip after the prefix was deleted. So wait,
@@ -175,6 +176,8 @@ class Controller:
         deadline = time.monotonic() + CANCEL_WAIT_SECONDS
         while time.monotonic() < deadline and any(self._still_running(h) for h in handles):
             time.sleep(CANCEL_POLL_SECONDS)
+        for handle in handles:
+            self.executor.release(handle)
         return self.storage.delete_prefix(self.layout.staging(job))
 
     def _still_running(self, handle: str) -> bool:

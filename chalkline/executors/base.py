@@ -122,6 +122,11 @@ class Executor(Protocol):
         """Stop the execution; harmless when it is finished or unknown."""
         ...
 
+    def release(self, handle: str) -> None:
+        """The work is over for good (its RenderJob is deleted, a laptop run ended):
+        remove what the execution leaves on its platform. Harmless when unknown."""
+        ...
+
     def close(self) -> None:
         """Stop everything (the operator is shutting down)."""
         ...

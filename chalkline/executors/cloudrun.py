@@ -230,6 +230,11 @@ class CloudRunExecutor:
         with self._lock:
             self._polled.pop(handle, None)
 
+    def release(self, handle: str) -> None:
+        """Nothing to remove: Cloud Run keeps an execution's history itself."""
+        with self._lock:
+            self._plans.pop(handle, None)
+
     def close(self) -> None:
         for client in (self.jobs, self.executions, self.tasks):
             client.transport.close()  # type: ignore[no-untyped-call]

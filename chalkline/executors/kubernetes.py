@@ -230,6 +230,17 @@ class KubernetesExecutor:
             if err.status != 404:
                 raise
 
+    def release(self, handle: str) -> None:
+        """Delete the Job, finished or not, with its pods: its RenderJob is gone."""
+        namespace, name = _split(handle)
+        try:
+            self._request("DELETE", _job_path(namespace, name), {"propagationPolicy": "Background"})
+        except ApiException as err:
+            if err.status != 404:
+                raise
+        with self._lock:
+            self._plans.pop(handle, None)
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.api.close()

@@ -144,6 +144,13 @@ class LocalExecutor:
         execution.cancelled.set()
         self._commands.put(lambda pool: self._cancel_in_pool(pool, handle))
 
+    def release(self, handle: str) -> None:
+        """Forget the execution; its files were scratch, already removed."""
+        with self._lock:
+            execution = self._executions.get(handle)
+            if execution is not None and execution.phase != "Running":
+                del self._executions[handle]
+
     def close(self) -> None:
         self._closed.set()
         self._dispatcher.join(timeout=10)

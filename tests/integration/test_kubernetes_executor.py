@@ -225,3 +225,19 @@ def test_a_stitch_past_its_tiers_deadline_timed_out(
     finally:
         stitcher.close()
     assert (report.phase, report.reason) == ("Failed", "StitchTimedOut")
+
+
+def test_a_finished_job_stays_for_its_logs_until_it_is_released(
+    executor: KubernetesExecutor, fake_node: FakeNode, storage: FileStorage, api: JsonApi
+) -> None:
+    fake_node.inject("fail", exit_code=1)
+    handle = render(executor, storage, "uid-1-g1-a0-l0", "Broken")
+    assert wait_for(executor, handle, FINISHED).phase == "Failed"
+
+    executor.cancel(handle)  # the reconciler stops a failed render: nothing left to stop
+    assert len(jobs(api)) == 1
+    assert len(api.call("GET", "/api/v1/namespaces/default/pods")["items"]) == 1
+
+    executor.release(handle)  # its RenderJob is deleted: the Job and its pod go
+    assert jobs(api) == []
+    executor.release(handle)  # harmless when it is gone
