@@ -3,7 +3,8 @@
     .venv/bin/python -m tests.e2e.walkthrough      # from the repository root
 
 Serves the test API server (with no CRD: the walkthrough installs it) and
-runs the real operator beside it, as the end-to-end tests do; then runs, in
+runs the real operator beside it with the kubernetes backend, and the fake
+node that runs its Jobs' pods, as the end-to-end tests do; then runs, in
 order, every ``$ command`` line of the document's ``console`` blocks with
 bash and kubectl, and writes each command's output (stdout and stderr, as a
 terminal shows them) under it. kubectl must be on PATH.
@@ -21,6 +22,7 @@ from pathlib import Path
 from chalkline.operator.config import OperatorConfig
 from chalkline.storage.files import uri_of
 from tests.support.harness import ROOT, ApiServer, Operator, use_kubeconfig
+from tests.support.kube_node import FakeNode
 
 DOC = ROOT / "docs" / "walkthrough.md"
 #: A fixed place, so the document's paths stay the same from run to run.
@@ -39,18 +41,23 @@ def main() -> int:
         use_kubeconfig(kubeconfig)
         operator = Operator(
             OperatorConfig(
+                backend="kubernetes",
                 storage=uri_of(WORK / "storage"),
                 cache_dir=WORK / "cache",
-                workers=2,
                 poll_interval=0.5,
+                kubernetes_image="ghcr.io/chalkline/chalkline-worker:0.1.0",
+                # The fake node runs pods here: the image's command is this interpreter's.
+                kubernetes_command=(sys.executable, "-m", "chalkline"),
+                kubernetes_storage_claim="chalkline-storage",
             ),
             namespaces=(),  # --all-namespaces, as manifests/base runs it
         )
-        operator.start()
-        try:
-            document = CONSOLE.sub(lambda block: _run_block(block, kubeconfig), DOC.read_text())
-        finally:
-            operator.stop()
+        with FakeNode(server.url, namespaces=("default",)):
+            operator.start()
+            try:
+                document = CONSOLE.sub(lambda block: _run_block(block, kubeconfig), DOC.read_text())
+            finally:
+                operator.stop()
     DOC.write_text(document)
     print(f"wrote {DOC.relative_to(ROOT)}")
     return 0
