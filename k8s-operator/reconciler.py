@@ -111,6 +111,8 @@ class Settings:
     tier_table: TierTable = field(default_factory=load_tier_table)
     #: Sign a link to the finished video valid this long (0: do not).
     signed_url_seconds: int = 0
+    #: Where this operator runs tasks; a RenderJob that asks for another is refused.
+    backend: str = "local"
 
 
 @dataclass(frozen=True)
@@ -179,12 +181,24 @@ class _Step:
         status.execution = ExecutionStatus(generation=generation, attempt=0)
         try:
             spec = self.spec()
+            self._check_backend(spec)
             if spec.stitch_only:
                 self._begin_stitch_only(spec)
             else:
                 self._begin_render(spec)
         except ChalklineError as err:
             self._fail(err.reason, str(err))
+
+    def _check_backend(self, spec: RenderJobSpec) -> None:
+        """One operator runs one backend: running a job elsewhere than it asked would
+        break what its author relied on (a bill, an isolation, a place of the data)."""
+        if spec.backend is not None and spec.backend != self.settings.backend:
+            raise InvalidSpec(
+                f"spec.backend is {spec.backend!r}, but this operator runs the "
+                f"{self.settings.backend!r} backend",
+                hint="remove spec.backend to use the operator's, or apply the RenderJob where "
+                f"an operator runs {spec.backend!r}",
+            )
 
     def _begin_render(self, spec: RenderJobSpec) -> None:
         if self.observed.source_error is not None:

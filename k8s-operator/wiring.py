@@ -43,6 +43,7 @@ def build_controller(
         storage_root=storage.root_uri,
         tier_table=load_tier_table(config.tiers),
         signed_url_seconds=config.signed_url_seconds,
+        backend=config.backend,
     )
     return Controller(executor, storage, settings, read_config_map)
 

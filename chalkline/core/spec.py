@@ -188,7 +188,7 @@ def _backend(value: Any) -> Backend | None:
     if value is None:
         return None
     chosen = _choice(value, "spec.backend", BACKENDS)
-    return "cloudrun" if chosen == "cloudrun" else "local"
+    return next(backend for backend in BACKENDS if backend == chosen)
 
 
 def _mapping(value: Any, field: str) -> Mapping[str, Any]:

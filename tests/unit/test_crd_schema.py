@@ -548,3 +548,10 @@ def test_the_operator_runs_once_as_non_root_with_a_liveness_probe() -> None:
 
 def base_docs(name: str) -> list[Obj]:
     return [doc for doc in yaml.safe_load_all((BASE / name).read_text()) if doc]
+
+
+@pytest.mark.parametrize("backend", spec_py.BACKENDS)
+def test_every_backend_the_crd_allows_is_read_as_named(backend: str) -> None:
+    crd_backends = version_schema()["properties"]["spec"]["properties"]["backend"]["enum"]
+    assert backend in crd_backends and len(crd_backends) == len(spec_py.BACKENDS)
+    assert spec_py.parse_spec(with_spec(INLINE, backend=backend)).backend == backend

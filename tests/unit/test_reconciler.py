@@ -302,6 +302,22 @@ NEW_GENERATION = {
         [],
         ["Emit Warning InvalidSpec"],
     ),
+    "spec.backend names this operator's": Row(
+        observe(spec(backend="local")),
+        "Rendering",
+        ("Unknown", "Rendering", "rendering 2 scene(s)"),
+        "0/2",
+        ["Pending", "Pending"],
+        ["Emit Normal Rendering", "StageScript", f"LaunchRender {BOTH}"],
+    ),
+    "spec.backend names another operator's": Row(
+        observe(spec(backend="cloudrun")),
+        "Failed",
+        ("False", "InvalidSpec", "spec.backend is 'cloudrun', but this operator runs the 'local'"),
+        None,
+        [],
+        ["Emit Warning InvalidSpec"],
+    ),
     "unknown quality": Row(
         observe(spec(quality="ultra")),
         "Failed",
