@@ -196,7 +196,7 @@ def _run_remote(
     folder = Layout(storage.root_uri).run_folder(uid)
     try:
         spec = build_spec(storage, folder)
-        spec.update(output=run_video_uri(folder), backend="cloudrun")
+        spec.update(output=run_video_uri(folder), backend=target.backend)
         job = {
             "apiVersion": "chalkline.dev/v1alpha1",
             "kind": "RenderJob",
