@@ -25,6 +25,7 @@ import yaml
 
 from chalkline.core.errors import InvalidSpec
 from chalkline.core.quality import QUALITIES
+from chalkline.executors.render_sizes import DEFAULT_RENDER_SIZES, described
 
 #: Cloud Run's limits for a job: task timeout (168 h), retries, parallelism.
 MAX_TASK_SECONDS = 7 * 24 * 3600
@@ -306,7 +307,7 @@ class OperatorConfig:
         default_factory=dict,
         parse=_resources,
         check=_check_render_resources,
-        shown_default="low 2/2Gi, medium 2/4Gi, high 4/8Gi, 4k 4/16Gi",
+        shown_default=described(DEFAULT_RENDER_SIZES),
         example='{"4k": {"cpu": "8", "memory": "32Gi"}}',
         help="`{quality: {cpu, memory}}` replacing those qualities' render Job sizes "
         "(YAML or JSON text in the environment); checked against Cloud Run's "
@@ -386,7 +387,7 @@ class OperatorConfig:
         default_factory=dict,
         parse=_resources,
         check=_check_render_resources,
-        shown_default="low 2/2Gi, medium 2/4Gi, high 4/8Gi, 4k 4/16Gi",
+        shown_default=described(DEFAULT_RENDER_SIZES),
         example='{"high": {"cpu": "3", "memory": "6Gi"}}',
         help="`{quality: {cpu, memory}}` replacing those qualities' render pod requests "
         "and limits (equal: Guaranteed QoS); stitch pods are sized by the tier table",

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from chalkline.core.errors import InvalidSpec
 from chalkline.executors.base import Executor
 from chalkline.executors.local import LocalExecutor
+from chalkline.executors.render_sizes import render_sizes_with
 from chalkline.operator.config import OperatorConfig
 from chalkline.operator.controller import ConfigMapReader, Controller
 from chalkline.operator.reconciler import Settings
@@ -94,11 +95,7 @@ def kubernetes_executor(
     """
     # Imported here: other backends never load the Jobs executor.
     from chalkline.executors.kubernetes import KubernetesExecutor
-    from chalkline.executors.kubernetes_jobs import (
-        DEFAULT_RENDER_SIZES,
-        KubernetesJobsConfig,
-        PodSize,
-    )
+    from chalkline.executors.kubernetes_jobs import KubernetesJobsConfig, pod_sizes
 
     if not config.kubernetes_image:
         raise InvalidSpec(
@@ -113,15 +110,12 @@ def kubernetes_executor(
             hint="use gs:// storage, or a ReadWriteMany claim (kubernetesStorageClaim) mounted "
             "at that path in the operator; " + _KUBERNETES_HINT,
         )
-    sizes = dict(DEFAULT_RENDER_SIZES)
-    for quality, limits in config.kubernetes_render_resources.items():
-        sizes[quality] = PodSize(str(limits["cpu"]), str(limits["memory"]))
     jobs = KubernetesJobsConfig(
         image=config.kubernetes_image,
         namespace=config.kubernetes_namespace,
         stitch_image=config.kubernetes_stitch_image,
         command=config.kubernetes_command,
-        render_sizes=sizes,
+        render_sizes=pod_sizes(render_sizes_with(config.kubernetes_render_resources)),
         retries_per_index=config.kubernetes_retries_per_index,
         ttl_seconds_after_finished=config.kubernetes_ttl_seconds_after_finished,
         task_timeout_seconds=config.kubernetes_task_timeout_seconds,

@@ -21,6 +21,7 @@ from google.cloud import run_v2
 
 from chalkline.core.errors import InvalidSpec
 from chalkline.core.quantities import format_cpu, parse_cpu, parse_memory_gib
+from chalkline.executors.render_sizes import DEFAULT_RENDER_SIZES, RenderSize, render_sizes_with
 from chalkline.stitcher.tier_table import load_tier_table
 
 ENDPOINT_ENV = "CHALKLINE_CLOUDRUN_ENDPOINT"
@@ -39,11 +40,8 @@ CPU_MEMORY_GIB: dict[float, tuple[float, float]] = {
 
 
 @dataclass(frozen=True)
-class Resources:
+class Resources(RenderSize):
     """A container's limits as Cloud Run takes them: ``cpu="2"``, ``memory="4Gi"``."""
-
-    cpu: str
-    memory: str
 
     @classmethod
     def of(cls, container: run_v2.Container) -> Resources | None:
@@ -86,12 +84,8 @@ class Resources:
             )
 
 
-#: One manim process already keeps 1.1-1.6 cores busy, hence 2 vCPUs from the start.
 DEFAULT_RENDER_RESOURCES: dict[str, Resources] = {
-    "low": Resources("2", "2Gi"),
-    "medium": Resources("2", "4Gi"),
-    "high": Resources("4", "8Gi"),
-    "4k": Resources("4", "16Gi"),
+    quality: Resources(size.cpu, size.memory) for quality, size in DEFAULT_RENDER_SIZES.items()
 }
 
 
@@ -167,10 +161,8 @@ class CloudRunConfig:
 
 def render_resources_with(overrides: Mapping[str, Mapping[str, str]]) -> dict[str, Resources]:
     """The default render resources with some qualities' cpu and memory replaced."""
-    resources = dict(DEFAULT_RENDER_RESOURCES)
-    for quality, limits in overrides.items():
-        resources[quality] = Resources(str(limits["cpu"]), str(limits["memory"]))
-    return resources
+    sizes = render_sizes_with(overrides).items()
+    return {quality: Resources(size.cpu, size.memory) for quality, size in sizes}
 
 
 def desired_jobs(config: CloudRunConfig) -> dict[str, run_v2.Job]:

@@ -34,6 +34,7 @@ from typing import Any
 
 from chalkline.core.layout import JobRef
 from chalkline.core.records import KEY_ENV, PLAN_ENV
+from chalkline.executors.render_sizes import DEFAULT_RENDER_SIZES, RenderSize
 
 #: The exit code of ``chalkline`` for an error a user can fix (the script raised):
 #: a retry would fail the same way.
@@ -54,24 +55,19 @@ PER_INDEX_BACKOFF_SINCE = (1, 33)
 
 
 @dataclass(frozen=True)
-class PodSize:
+class PodSize(RenderSize):
     """A container's requests and limits (equal: Guaranteed QoS, so memory is a promise)."""
-
-    cpu: str
-    memory: str
 
     def resources(self) -> dict[str, dict[str, str]]:
         limits = {"cpu": self.cpu, "memory": self.memory}
         return {"requests": dict(limits), "limits": limits}
 
 
-#: One manim process keeps 1.1-1.6 cores busy; memory grows with the frame size.
-DEFAULT_RENDER_SIZES: dict[str, PodSize] = {
-    "low": PodSize("2", "2Gi"),
-    "medium": PodSize("2", "4Gi"),
-    "high": PodSize("4", "8Gi"),
-    "4k": PodSize("4", "16Gi"),
-}
+def pod_sizes(sizes: Mapping[str, RenderSize]) -> dict[str, PodSize]:
+    return {quality: PodSize(size.cpu, size.memory) for quality, size in sizes.items()}
+
+
+DEFAULT_POD_SIZES = pod_sizes(DEFAULT_RENDER_SIZES)
 
 
 @dataclass(frozen=True)
@@ -84,7 +80,7 @@ class KubernetesJobsConfig:
     #: The stitch Jobs' image (e.g. the stitcher image without Manim); None: ``image``.
     stitch_image: str | None = None
     command: tuple[str, ...] = ("chalkline",)
-    render_sizes: Mapping[str, PodSize] = field(default_factory=lambda: dict(DEFAULT_RENDER_SIZES))
+    render_sizes: Mapping[str, PodSize] = field(default_factory=lambda: dict(DEFAULT_POD_SIZES))
     #: Retries of one failed index (a crash, an eviction), not of a script error.
     retries_per_index: int = 1
     ttl_seconds_after_finished: int = 3600
@@ -117,7 +113,7 @@ class JobIntent:
     owner: JobRef | None
     completions: int = 1
     parallelism: int = 1
-    size: PodSize = field(default_factory=lambda: DEFAULT_RENDER_SIZES["low"])
+    size: PodSize = field(default_factory=lambda: DEFAULT_POD_SIZES["low"])
     deadline_seconds: int | None = None
 
 

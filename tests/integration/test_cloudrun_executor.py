@@ -21,14 +21,14 @@ from typing import Any
 
 import pytest
 
-from chalkline.executors.base import ExecutionReport, RenderWork, StitchWork, Usage
+from chalkline.executors.base import ExecutionReport, StitchWork, Usage
 from chalkline.executors.cloudrun import CloudRunExecutor
 from chalkline.executors.cloudrun_jobs import CloudRunConfig, Resources, desired_jobs
 from chalkline.operator.config import load_config
 from chalkline.operator.wiring import build_controller
 from chalkline.storage import FileStorage
 from tests.support.cloudrun_fake import CloudRunFake
-from tests.support.executors import wait_for
+from tests.support.executors import render_work, scratch_of, wait_for
 from tests.support.stand_ins import STITCHER, WORKER
 
 PATHS = {
@@ -63,20 +63,6 @@ def executor(storage: FileStorage, config: CloudRunConfig) -> Iterator[CloudRunE
     cloudrun.ensure_jobs()
     yield cloudrun
     cloudrun.close()
-
-
-def work(storage: FileStorage, *scenes: str) -> list[RenderWork]:
-    return [
-        RenderWork(
-            index=i,
-            scene=scene,
-            script_uri=storage.join("job", "script.py"),
-            quality="low",
-            clip_uri=storage.join("job", "clips", f"{i:03d}-{scene}.mp4"),
-            cache_key="job",
-        )
-        for i, scene in enumerate(scenes)
-    ]
 
 
 def test_ensure_jobs_writes_a_job_only_when_its_template_differs(
@@ -120,9 +106,9 @@ def test_a_render_runs_one_task_per_scene_and_reports_manifests(
 ) -> None:
     handle = executor.launch_render(
         "uid-g1-a0",
-        work(storage, "Intro", "Proof", "Outro"),
+        render_work(storage, "Intro", "Proof", "Outro"),
         2,
-        scratch_uri=storage.join("job", "scratch"),
+        scratch_uri=scratch_of(storage),
     )
 
     report = wait_for(executor, handle, {"Succeeded", "Failed"})
@@ -130,7 +116,7 @@ def test_a_render_runs_one_task_per_scene_and_reports_manifests(
     assert report.phase == "Succeeded", report
     assert [t.index for t in report.tasks] == [0, 1, 2]
     assert [t.manifest.scene for t in report.tasks if t.manifest] == ["Intro", "Proof", "Outro"]
-    assert storage.read_bytes(storage.join("job", "clips", "001-Proof.mp4")) == b"clip of Proof"
+    assert storage.read_bytes(storage.join("job", "clips", "Proof-low-d.mp4")) == b"clip of Proof"
     assert fake.count("POST", PATHS["run"]) == 1
 
 
@@ -158,9 +144,9 @@ def test_a_finished_render_reports_its_usage_from_task_time_and_the_jobs_size(
         cloudrun.ensure_jobs()
         handle = cloudrun.launch_render(
             "uid-g1-a0",
-            work(storage, "Intro", "Proof"),
+            render_work(storage, "Intro", "Proof"),
             2,
-            scratch_uri=storage.join("job", "scratch"),
+            scratch_uri=scratch_of(storage),
         )
         report = wait_for(cloudrun, handle, {"Succeeded", "Failed"})
     finally:
@@ -193,11 +179,14 @@ def test_the_same_key_launches_one_execution_even_after_a_restart(
     fake: CloudRunFake, executor: CloudRunExecutor, storage: FileStorage, config: CloudRunConfig
 ) -> None:
     first = executor.launch_render(
-        "uid-g1-a0", work(storage, "Intro"), 1, scratch_uri=storage.join("job", "scratch")
+        "uid-g1-a0", render_work(storage, "Intro"), 1, scratch_uri=scratch_of(storage)
     )
     assert (
         executor.launch_render(
-            "uid-g1-a0", work(storage, "Intro"), 1, scratch_uri=storage.join("job", "scratch")
+            "uid-g1-a0",
+            render_work(storage, "Intro"),
+            1,
+            scratch_uri=scratch_of(storage),
         )
         == first
     )
@@ -206,13 +195,19 @@ def test_the_same_key_launches_one_execution_even_after_a_restart(
     try:
         assert (
             restarted.launch_render(
-                "uid-g1-a0", work(storage, "Intro"), 1, scratch_uri=storage.join("job", "scratch")
+                "uid-g1-a0",
+                render_work(storage, "Intro"),
+                1,
+                scratch_uri=scratch_of(storage),
             )
             == first
         )
         assert (
             restarted.launch_render(
-                "uid-g1-a1", work(storage, "Intro"), 1, scratch_uri=storage.join("job", "scratch")
+                "uid-g1-a1",
+                render_work(storage, "Intro"),
+                1,
+                scratch_uri=scratch_of(storage),
             )
             != first
         )
@@ -227,7 +222,10 @@ def test_a_failed_task_is_reported_with_its_message(
 ) -> None:
     fake.inject(1, "fail")
     handle = executor.launch_render(
-        "uid-g1-a0", work(storage, "Intro", "Proof"), 2, scratch_uri=storage.join("job", "scratch")
+        "uid-g1-a0",
+        render_work(storage, "Intro", "Proof"),
+        2,
+        scratch_uri=scratch_of(storage),
     )
 
     report = wait_for(executor, handle, {"Succeeded", "Failed"})
@@ -245,7 +243,7 @@ def test_cancel_stops_the_task_processes(
 ) -> None:
     fake.inject(0, "hang")
     handle = executor.launch_render(
-        "uid-g1-a0", work(storage, "Slow"), 1, scratch_uri=storage.join("job", "scratch")
+        "uid-g1-a0", render_work(storage, "Slow"), 1, scratch_uri=scratch_of(storage)
     )
     wait_for(executor, handle, {"Running"})
     run = fake.executions[handle].run
@@ -319,7 +317,7 @@ def test_polls_back_off_when_the_api_quota_is_exhausted(
         cloudrun.ensure_jobs()
         fake.inject(0, "hang")
         handle = cloudrun.launch_render(
-            "uid-g1-a0", work(storage, "Slow"), 1, scratch_uri=storage.join("job", "scratch")
+            "uid-g1-a0", render_work(storage, "Slow"), 1, scratch_uri=scratch_of(storage)
         )
         gets = r"/v2/projects/p/locations/r/jobs/[^/]+/executions/[^/]+"
 

@@ -18,13 +18,13 @@ import kubernetes
 import pytest
 
 from chalkline.core.layout import JobRef
-from chalkline.executors.base import RenderWork, StitchWork
+from chalkline.executors.base import StitchWork
 from chalkline.executors.kubernetes import KubernetesExecutor
 from chalkline.executors.kubernetes_jobs import KubernetesJobsConfig
 from chalkline.stitcher.tier_table import load_tier_table
 from chalkline.storage import FileStorage
 from tests.support.cloudrun_fake import FaultKind
-from tests.support.executors import wait_for
+from tests.support.executors import render_work, scratch_of, wait_for
 from tests.support.harness import ApiServer, wait_until
 from tests.support.kube_node import FakeNode, JsonApi
 from tests.support.stand_ins import STITCHER, WORKER
@@ -60,23 +60,13 @@ def executor(kube_api: ApiServer, storage: FileStorage) -> Iterator[KubernetesEx
     made.close()
 
 
-def work(storage: FileStorage, *scenes: str) -> list[RenderWork]:
-    return [
-        RenderWork(
-            index=i,
-            scene=scene,
-            script_uri=storage.join("job", "script.py"),
-            quality="low",
-            clip_uri=storage.join("job", "clips", f"{scene}-low-d.mp4"),
-            cache_key="job",
-        )
-        for i, scene in enumerate(scenes)
-    ]
-
-
 def render(executor: KubernetesExecutor, storage: FileStorage, key: str, *scenes: str) -> str:
     return executor.launch_render(
-        key, work(storage, *scenes), 2, scratch_uri=storage.join("job", "scratch"), owner=OWNER
+        key,
+        render_work(storage, *scenes),
+        2,
+        scratch_uri=scratch_of(storage),
+        owner=OWNER,
     )
 
 
