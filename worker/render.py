@@ -52,6 +52,10 @@ def render_task(task: RenderTask, on_progress: ProgressCallback | None = None) -
         "verbosity": "WARNING",
         "save_last_frame": False,
     }
+    if task.animations is not None:
+        # Manim runs construct() from the start, skipping the animations before
+        # START, so the chunk's first frame is the scene's state at START.
+        settings["from_animation_number"], settings["upto_animation_number"] = task.animations
     with manim.tempconfig(settings):
         scene_class = _load_scene_class(task)
         movie = _render_scene(task, scene_class, on_progress)

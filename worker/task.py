@@ -28,6 +28,9 @@ class RenderTask:
     media_dir: Path
     clip_name: str
     use_cache: bool = True
+    #: Render only animations START..END of the scene (inclusive; each play and
+    #: wait counts, as Manim's ``-n START,END``); None: the whole scene.
+    animations: tuple[int, int] | None = None
 
     @property
     def clip_path(self) -> Path:

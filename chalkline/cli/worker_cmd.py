@@ -31,6 +31,7 @@ LOCAL_OPTIONS = {
     "output_dir": "--output-dir",
     "quality": "--quality",
     "index": "--index",
+    "animations": "--animations",
     "media_dir": "--media-dir",
     "no_cache": "--no-cache",
 }
@@ -57,14 +58,21 @@ LOCAL_OPTIONS = {
 @click.option(
     "--output-dir",
     type=click.Path(path_type=Path),
-    help="Existing folder that receives NNN-SCENE.mp4 and NNN-SCENE.json.",
+    help="Existing folder that receives SCENE-QUALITY-DIGEST.mp4 and its .json manifest.",
 )
 @click.option(
     "--index",
     default=0,
     type=click.IntRange(min=0),
     show_default=True,
-    help="The task's place in the video; prefixes the clip's name.",
+    help="The task's place in the video, recorded in the manifest.",
+)
+@click.option(
+    "--animations",
+    metavar="START,END",
+    default=None,
+    help="Render only animations START to END of the scene (inclusive; every play and "
+    "wait counts, as manim's -n): one chunk of a long scene.",
 )
 @click.option(
     "--media-dir",
@@ -83,6 +91,7 @@ def worker(
     quality: str,
     output_dir: Path | None,
     index: int,
+    animations: str | None,
     media_dir: Path | None,
     no_cache: bool,
 ) -> None:
@@ -118,7 +127,8 @@ def worker(
     elif task_index is not None:
         raise InvalidSpec("--task-index picks a task of a --plan; locally use --index")
     else:
-        manifest = _run_local(script, scene, quality, output_dir, index, media_dir, no_cache)
+        chunk = parse_animation_range(animations) if animations is not None else None
+        manifest = _run_local(script, scene, quality, output_dir, index, chunk, media_dir, no_cache)
     click.echo(manifest.to_json(), nl=False)
 
 
@@ -150,6 +160,7 @@ def _run_local(
     quality: str,
     output_dir: Path,
     index: int,
+    animations: tuple[int, int] | None,
     media_dir: Path | None,
     no_cache: bool,
 ) -> ClipManifest:
@@ -166,7 +177,25 @@ def _run_local(
         quality=quality,
         output_dir=output_dir,
         media_dir=media_dir,
-        clip_name=clip_name(scene, quality, script_hash(script.read_text(encoding="utf-8"))),
+        clip_name=clip_name(
+            scene, quality, script_hash(script.read_text(encoding="utf-8")), animations
+        ),
         use_cache=not no_cache,
+        animations=animations,
     )
     return render_task(task)
+
+
+def parse_animation_range(text: str) -> tuple[int, int]:
+    """``"2,5"`` -> ``(2, 5)``: an inclusive range of animation numbers, as manim's -n takes."""
+    first, _, last = text.partition(",")
+    try:
+        start, end = int(first), int(last)
+    except ValueError:
+        start, end = -1, -1
+    if not 0 <= start <= end:
+        raise InvalidSpec(
+            f"--animations {text!r} is not START,END",
+            hint="two animation numbers, 0 <= START <= END, e.g. --animations 0,6",
+        )
+    return start, end

@@ -55,9 +55,16 @@ def script_hash(script: str) -> str:
     return hashlib.sha256(script.encode()).hexdigest()[:16]
 
 
-def clip_name(scene: str, quality: str, digest: str) -> str:
-    """The file name of a clip: the same for the worker that writes it and every reader."""
-    return f"{scene}-{quality}-{digest}{CLIP_SUFFIX}"
+def clip_name(
+    scene: str, quality: str, digest: str, animations: tuple[int, int] | None = None
+) -> str:
+    """The file name of a clip: the same for the worker that writes it and every reader.
+
+    A chunk of a scene (``animations``, Manim's inclusive ``-n START,END``)
+    is named by its range too.
+    """
+    chunk = f"-a{animations[0]}-{animations[1]}" if animations is not None else ""
+    return f"{scene}-{quality}-{digest}{chunk}{CLIP_SUFFIX}"
 
 
 def manifest_uri(clip_uri: str) -> str:

@@ -40,6 +40,7 @@ STAGING = "gs://bucket/chalkline/jobs/team/intro-1234-abcd"
         (Layout(ROOT).clips(JOB), f"{STAGING}/clips"),
         (Layout(ROOT).clip(JOB, "Proof", "low", "d1g3st"), f"{STAGING}/clips/Proof-low-d1g3st.mp4"),
         (Layout(ROOT).scratch(JOB), f"{STAGING}/scratch"),
+        (clip_name("Proof", "high", "d", animations=(7, 12)), "Proof-high-d-a7-12.mp4"),
         (Layout(ROOT).default_output(JOB), "gs://bucket/chalkline/videos/team/intro.mp4"),
         (Layout(ROOT).cache_key(JOB), "team-intro-1234-abcd"),
         (Layout(ROOT).run_folder("r1"), "gs://bucket/chalkline/runs/r1"),
