@@ -56,6 +56,8 @@ def render_task(task: RenderTask, on_progress: ProgressCallback | None = None) -
         # Manim runs construct() from the start, skipping the animations before
         # START, so the chunk's first frame is the scene's state at START.
         settings["from_animation_number"], settings["upto_animation_number"] = task.animations
+    if task.seed is not None:
+        settings["seed"] = task.seed
     with manim.tempconfig(settings):
         scene_class = _load_scene_class(task)
         movie = _render_scene(task, scene_class, on_progress)

@@ -31,6 +31,10 @@ class RenderTask:
     #: Render only animations START..END of the scene (inclusive; each play and
     #: wait counts, as Manim's ``-n START,END``); None: the whole scene.
     animations: tuple[int, int] | None = None
+    #: Seed Python's and numpy's random generators before construct(), so every
+    #: chunk of a scene draws the numbers the whole scene would (Manim seeds
+    #: nothing by default); None: Manim's default.
+    seed: int | None = None
 
     @property
     def clip_path(self) -> Path:

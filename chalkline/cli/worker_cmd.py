@@ -32,6 +32,7 @@ LOCAL_OPTIONS = {
     "quality": "--quality",
     "index": "--index",
     "animations": "--animations",
+    "seed": "--seed",
     "media_dir": "--media-dir",
     "no_cache": "--no-cache",
 }
@@ -75,6 +76,13 @@ LOCAL_OPTIONS = {
     "wait counts, as manim's -n): one chunk of a long scene.",
 )
 @click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Seed the script's random numbers (as manim's --seed), so chunks of a scene "
+    "draw what the whole scene draws.",
+)
+@click.option(
     "--media-dir",
     type=click.Path(path_type=Path),
     default=None,
@@ -92,6 +100,7 @@ def worker(
     output_dir: Path | None,
     index: int,
     animations: str | None,
+    seed: int | None,
     media_dir: Path | None,
     no_cache: bool,
 ) -> None:
@@ -128,7 +137,9 @@ def worker(
         raise InvalidSpec("--task-index picks a task of a --plan; locally use --index")
     else:
         chunk = parse_animation_range(animations) if animations is not None else None
-        manifest = _run_local(script, scene, quality, output_dir, index, chunk, media_dir, no_cache)
+        manifest = _run_local(
+            script, scene, quality, output_dir, index, chunk, seed, media_dir, no_cache
+        )
     click.echo(manifest.to_json(), nl=False)
 
 
@@ -161,6 +172,7 @@ def _run_local(
     output_dir: Path,
     index: int,
     animations: tuple[int, int] | None,
+    seed: int | None,
     media_dir: Path | None,
     no_cache: bool,
 ) -> ClipManifest:
@@ -182,6 +194,7 @@ def _run_local(
         ),
         use_cache=not no_cache,
         animations=animations,
+        seed=seed,
     )
     return render_task(task)
 

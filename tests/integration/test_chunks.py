@@ -70,8 +70,17 @@ def frames(video: Path) -> Iterator[np.ndarray]:
             yield frame.to_ndarray(format="rgb24")
 
 
-@pytest.mark.render
-def differing_frames(tmp_path: Path, source: str) -> tuple[list[int], int]:
+#: Dots placed at random: equal across chunks only when every chunk uses one seed.
+RANDOM = STATEFUL.replace(
+    "        square = Square(color=BLUE)",
+    "        import random\n"
+    "        spot = lambda: [random.uniform(-5, 5), random.uniform(-3, 3), 0]\n"
+    "        self.add(*(Dot(spot()) for _ in range(5)))\n"
+    "        square = Square(color=BLUE)",
+)
+
+
+def differing_frames(tmp_path: Path, source: str, *options: str) -> tuple[list[int], int]:
     """Render ``source``'s scene whole and in CHUNKS; the frames where they differ, and
     how many frames the whole scene has."""
     script = tmp_path / "stateful.py"
@@ -79,9 +88,9 @@ def differing_frames(tmp_path: Path, source: str) -> tuple[list[int], int]:
     (tmp_path / "whole").mkdir()
     (tmp_path / "chunks").mkdir()
 
-    whole = worker(script, tmp_path / "whole")
+    whole = worker(script, tmp_path / "whole", *options)
     parts = [
-        worker(script, tmp_path / "chunks", "--animations", f"{start},{end}")
+        worker(script, tmp_path / "chunks", "--animations", f"{start},{end}", *options)
         for start, end in CHUNKS
     ]
     joined = stitch_clips(
@@ -102,6 +111,12 @@ def differing_frames(tmp_path: Path, source: str) -> tuple[list[int], int]:
 @pytest.mark.render
 def test_chunks_joined_by_stream_copy_are_the_whole_scene_pixel_for_pixel(tmp_path: Path) -> None:
     different, _ = differing_frames(tmp_path, STATEFUL)
+    assert different == [], f"frames that differ from the whole scene: {different}"
+
+
+@pytest.mark.render
+def test_random_draws_match_across_chunks_under_one_seed(tmp_path: Path) -> None:
+    different, _ = differing_frames(tmp_path, RANDOM, "--seed", "7")
     assert different == [], f"frames that differ from the whole scene: {different}"
 
 
