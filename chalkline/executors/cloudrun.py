@@ -38,10 +38,9 @@ from google.api_core import exceptions as api
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import run_v2
 
-from chalkline.core.errors import ChalklineError, InvalidSpec
+from chalkline.core.errors import InvalidSpec
 from chalkline.core.layout import (
     JobRef,
-    failure_uri,
     manifest_uri,
     render_plan_uri,
     stitch_order_uri,
@@ -50,12 +49,9 @@ from chalkline.core.layout import (
 from chalkline.core.records import (
     KEY_ENV,
     PLAN_ENV,
-    ClipManifest,
     PlannedScene,
     RenderPlan,
     StitchOrder,
-    read_manifest,
-    read_plan,
     read_stitch_result,
     write_plan,
 )
@@ -74,6 +70,7 @@ from chalkline.executors.cloudrun_jobs import (
     desired_jobs,
     fields_that_differ,
 )
+from chalkline.executors.planned_outputs import PlannedOutputs, render_plan_of
 from chalkline.storage.base import Storage
 
 MAX_POLL_INTERVAL_S = 300.0
@@ -123,8 +120,7 @@ class CloudRunExecutor:
         self._lock = threading.Lock()
         self._launched: dict[str, str] = {}
         self._polled: dict[str, _Polled] = {}
-        self._plans: dict[str, RenderPlan | StitchOrder] = {}
-        self._manifests: dict[tuple[str, int], ClipManifest] = {}
+        self._outputs = PlannedOutputs(storage)
 
     # --- Job definitions ----------------------------------------------------------
 
@@ -168,7 +164,8 @@ class CloudRunExecutor:
         scratch_uri: str,
         owner: JobRef | None = None,
     ) -> str:
-        quality, script = _one_of(work, "quality"), _one_of(work, "script_uri")
+        plan = render_plan_of(work, "Cloud Run execution")
+        quality = plan.quality
         if quality not in self.config.render_resources:
             raise InvalidSpec(
                 f"no Cloud Run render job for quality {quality!r}",
@@ -178,11 +175,6 @@ class CloudRunExecutor:
         found = self._find(job, key)
         if found is not None:
             return found
-        plan = RenderPlan(
-            script=script,
-            quality=quality,
-            tasks=tuple(PlannedScene(w.index, w.scene, w.clip_uri) for w in work),
-        )
         plan_uri = render_plan_uri(scratch_uri, key)
         write_plan(self.storage, plan_uri, plan)
         return self._run(key, job, plan_uri, task_count=len(work), timeout_s=None)
@@ -233,7 +225,7 @@ class CloudRunExecutor:
     def release(self, handle: str) -> None:
         """Nothing to remove: Cloud Run keeps an execution's history itself."""
         with self._lock:
-            self._plans.pop(handle, None)
+            self._outputs.forget(handle)
 
     def close(self) -> None:
         for client in (self.jobs, self.executions, self.tasks):
@@ -311,11 +303,11 @@ class CloudRunExecutor:
         phase = _task_phase(task)
         seconds = _seconds(task)
         if phase == "Failed":
-            message = _task_message(task, self._failure(planned.clip))
+            message = _task_message(task, self._outputs.failure(planned.clip))
             return TaskReport(planned.index, phase, seconds, message)
         if phase != "Succeeded":
             return TaskReport(planned.index, phase, seconds)
-        manifest = self._manifest(handle, position, planned.clip)
+        manifest = self._outputs.manifest(handle, position, planned.clip)
         if manifest is None:
             message = f"the task succeeded but left no manifest at {manifest_uri(planned.clip)}"
             return TaskReport(planned.index, "Failed", seconds, message)
@@ -345,35 +337,9 @@ class CloudRunExecutor:
         return ExecutionReport(handle, phase, details=details)
 
     def _plan(self, handle: str, uri: str) -> RenderPlan | StitchOrder:
-        with self._lock:
-            if handle in self._plans:
-                return self._plans[handle]
         if not uri:
             raise InvalidSpec(f"execution {handle} has no {PLAN_ENV}: not launched by chalkline")
-        plan = read_plan(self.storage, uri)
-        with self._lock:
-            self._plans[handle] = plan
-        return plan
-
-    def _failure(self, clip: str) -> str:
-        """What the worker said when it failed (Cloud Run knows only the exit code), or ""."""
-        try:
-            return self.storage.read_bytes(failure_uri(clip)).decode(errors="replace").strip()
-        except ChalklineError:
-            return ""  # killed before it could say anything, or not a chalkline worker
-
-    def _manifest(self, handle: str, position: int, clip: str) -> ClipManifest | None:
-        with self._lock:
-            cached = self._manifests.get((handle, position))
-        if cached is not None:
-            return cached
-        uri = manifest_uri(clip)
-        if not self.storage.exists(uri):
-            return None
-        manifest = read_manifest(self.storage, uri)
-        with self._lock:
-            self._manifests[(handle, position)] = manifest
-        return manifest
+        return self._outputs.plan(handle, uri)
 
     def _throttled(self, handle: str, polled: _Polled | None, now: float) -> ExecutionReport:
         interval = min(
@@ -397,15 +363,6 @@ def _client_settings(endpoint: str | None) -> tuple[dict[str, str] | None, Crede
     if endpoint.startswith("http://"):
         return {"api_endpoint": endpoint}, AnonymousCredentials()  # type: ignore[no-untyped-call,unused-ignore]
     return {"api_endpoint": endpoint}, None
-
-
-def _one_of(work: list[RenderWork], attribute: str) -> str:
-    values = {str(getattr(w, attribute)) for w in work}
-    if len(values) != 1:
-        raise InvalidSpec(
-            f"one Cloud Run execution renders one {attribute}, got {sorted(values) or 'none'}"
-        )
-    return values.pop()
 
 
 def _env(execution: run_v2.Execution) -> dict[str, str]:

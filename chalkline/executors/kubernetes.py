@@ -36,7 +36,6 @@ from kubernetes.client.exceptions import ApiException
 from chalkline.core.errors import ChalklineError, InvalidSpec
 from chalkline.core.layout import (
     JobRef,
-    failure_uri,
     manifest_uri,
     render_plan_uri,
     stitch_order_uri,
@@ -44,12 +43,9 @@ from chalkline.core.layout import (
 )
 from chalkline.core.quantities import format_cpu
 from chalkline.core.records import (
-    ClipManifest,
     PlannedScene,
     RenderPlan,
     StitchOrder,
-    read_manifest,
-    read_plan,
     read_stitch_result,
     write_plan,
 )
@@ -73,6 +69,7 @@ from chalkline.executors.kubernetes_jobs import (
     prepare_job,
     server_version,
 )
+from chalkline.executors.planned_outputs import PlannedOutputs, render_plan_of
 from chalkline.stitcher.tiers import TierTable
 from chalkline.storage.base import Storage
 
@@ -139,8 +136,7 @@ class KubernetesExecutor:
         self.tier_table = tier_table
         self.api = api_client if api_client is not None else load_api_client()
         self._server: tuple[int, int] | None = None
-        self._plans: dict[str, RenderPlan | StitchOrder] = {}
-        self._manifests: dict[tuple[str, int], ClipManifest] = {}
+        self._outputs = PlannedOutputs(storage)
         self._cancelled: set[str] = set()
         self._lock = threading.Lock()
 
@@ -155,15 +151,10 @@ class KubernetesExecutor:
         scratch_uri: str,
         owner: JobRef | None = None,
     ) -> str:
-        quality, script = _one_of(work, "quality"), _one_of(work, "script_uri")
-        size = self.jobs.render_sizes.get(quality)
+        plan = render_plan_of(work, "render Job")
+        size = self.jobs.render_sizes.get(plan.quality)
         if size is None:
-            raise InvalidSpec(f"no render pod size for quality {quality!r}", hint=_DOCS_HINT)
-        plan = RenderPlan(
-            script=script,
-            quality=quality,
-            tasks=tuple(PlannedScene(w.index, w.scene, w.clip_uri) for w in work),
-        )
+            raise InvalidSpec(f"no render pod size for quality {plan.quality!r}", hint=_DOCS_HINT)
         plan_uri = render_plan_uri(scratch_uri, key)
         write_plan(self.storage, plan_uri, plan)
         intent = JobIntent(
@@ -238,8 +229,7 @@ class KubernetesExecutor:
         except ApiException as err:
             if err.status != 404:
                 raise
-        with self._lock:
-            self._plans.pop(handle, None)
+        self._outputs.forget(handle)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -304,14 +294,14 @@ class KubernetesExecutor:
         pods = seen.pods_of(position)
         seconds = _run_seconds(pods[-1]) if pods else 0.0
         if position in seen.indexes("completedIndexes"):
-            manifest = self._manifest(handle, position, planned.clip)
+            manifest = self._outputs.manifest(handle, position, planned.clip)
             if manifest is None:
                 said = f"the task succeeded but left no manifest at {manifest_uri(planned.clip)}"
                 return TaskReport(planned.index, "Failed", seconds, said)
             return TaskReport(planned.index, "Succeeded", seconds, manifest=manifest)
         if position in seen.indexes("failedIndexes") or failed_job is not None:
             # The worker's own words name the scene already; the cluster's do not.
-            said = self._failure(planned.clip) or (
+            said = self._outputs.failure(planned.clip) or (
                 f"scene {planned.scene}: {_pod_message(pods) or _condition_text(failed_job)}"
             )
             return TaskReport(planned.index, "Failed", seconds, said)
@@ -342,36 +332,10 @@ class KubernetesExecutor:
         return ExecutionReport(handle, "Failed", message=message, reason=reason)
 
     def _plan(self, handle: str, job: Obj) -> RenderPlan | StitchOrder:
-        with self._lock:
-            if handle in self._plans:
-                return self._plans[handle]
         uri = (job["metadata"].get("annotations") or {}).get(ANNOTATION_PLAN)
         if not uri:
             raise InvalidSpec(f"Job {handle} has no {ANNOTATION_PLAN}: not launched by chalkline")
-        plan = read_plan(self.storage, uri)
-        with self._lock:
-            self._plans[handle] = plan
-        return plan
-
-    def _manifest(self, handle: str, position: int, clip: str) -> ClipManifest | None:
-        with self._lock:
-            cached = self._manifests.get((handle, position))
-        if cached is not None:
-            return cached
-        try:
-            manifest = read_manifest(self.storage, manifest_uri(clip))
-        except (ChalklineError, ValueError, TypeError):
-            return None
-        with self._lock:
-            self._manifests[(handle, position)] = manifest
-        return manifest
-
-    def _failure(self, clip: str) -> str:
-        """The error the worker stored beside the clip, or "" when it left none."""
-        try:
-            return self.storage.read_bytes(failure_uri(clip)).decode(errors="replace").strip()
-        except ChalklineError:
-            return ""
+        return self._outputs.plan(handle, uri)
 
     def _request(
         self,
@@ -414,13 +378,6 @@ def _split(handle: str) -> tuple[str, str]:
     if not namespace or not name:
         raise InvalidSpec(f"{handle!r} is not a Kubernetes Job handle (NAMESPACE/NAME)")
     return namespace, name
-
-
-def _one_of(work: list[RenderWork], attribute: str) -> str:
-    values = {str(getattr(w, attribute)) for w in work}
-    if len(values) != 1:
-        raise InvalidSpec(f"one render Job renders one {attribute}, not {sorted(values)}")
-    return values.pop()
 
 
 def _labels(obj: Obj) -> dict[str, str]:
