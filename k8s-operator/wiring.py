@@ -55,13 +55,8 @@ def cloudrun_executor(config: OperatorConfig, storage: Storage, env: Mapping[str
     from chalkline.executors.cloudrun import CloudRunExecutor
     from chalkline.executors.cloudrun_jobs import CloudRunConfig, render_resources_with
 
-    if not config.cloudrun_image:
-        raise InvalidSpec(
-            "the cloudrun backend needs a container image",
-            hint="set cloudrunImage in the config file or CHALKLINE_CLOUDRUN_IMAGE; " + _DOCS_HINT,
-        )
     cloudrun = CloudRunConfig.from_env(
-        config.cloudrun_image,
+        _image(config.cloudrun_image, "cloudrun", _DOCS_HINT),
         env,
         project=config.cloudrun_project,
         region=config.cloudrun_region,
@@ -97,12 +92,7 @@ def kubernetes_executor(
     from chalkline.executors.kubernetes import KubernetesExecutor
     from chalkline.executors.kubernetes_jobs import KubernetesJobsConfig, pod_sizes
 
-    if not config.kubernetes_image:
-        raise InvalidSpec(
-            "the kubernetes backend needs a container image",
-            hint="set kubernetesImage in the config file or CHALKLINE_KUBERNETES_IMAGE; "
-            + _KUBERNETES_HINT,
-        )
+    image = _image(config.kubernetes_image, "kubernetes", _KUBERNETES_HINT)
     local_root = storage.local_path(storage.root_uri)
     if local_root is not None and not config.kubernetes_storage_claim:
         raise InvalidSpec(
@@ -111,7 +101,7 @@ def kubernetes_executor(
             "at that path in the operator; " + _KUBERNETES_HINT,
         )
     jobs = KubernetesJobsConfig(
-        image=config.kubernetes_image,
+        image=image,
         namespace=config.kubernetes_namespace,
         stitch_image=config.kubernetes_stitch_image,
         command=config.kubernetes_command,
@@ -130,3 +120,14 @@ def kubernetes_executor(
         owner_references=owner_references,
     )
     return KubernetesExecutor(storage, jobs, load_tier_table(config.tiers))
+
+
+def _image(image: str | None, backend: str, docs: str) -> str:
+    """The backend's container image, or an error that names the setting to give."""
+    if not image:
+        raise InvalidSpec(
+            f"the {backend} backend needs a container image",
+            hint=f"set {backend}Image in the config file or CHALKLINE_{backend.upper()}_IMAGE; "
+            + docs,
+        )
+    return image
